@@ -1,0 +1,90 @@
+// The server's environment, validated once at start by one zod schema. Invalid values stop the start with
+// every problem listed (ConfigError); nothing below this module reads process.env.
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { formatIssues } from './format-issues.js';
+
+const int = (min: number) => z.coerce.number().int().min(min);
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+const optionalString = z.preprocess(blankAsUndefined, z.string().optional());
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.preprocess(blankAsUndefined, z.string().default('development')),
+    MODEL_REPOSITORY: z.preprocess(blankAsUndefined, z.string().default('./models')),
+    HOST: z.preprocess(blankAsUndefined, z.string().default('0.0.0.0')),
+    PORT: z.preprocess(blankAsUndefined, int(0).max(65535).default(8080)),
+    LOG_LEVEL: z.preprocess(blankAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+
+    JWT_SECRET: z.preprocess(blankAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+    JWT_PUBLIC_KEY_FILE: optionalString,
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+
+    RATE_LIMIT_MAX: z.preprocess(blankAsUndefined, int(0).default(60000)),
+    RATE_LIMIT_WINDOW: z.preprocess(blankAsUndefined, int(1).default(60000)),
+    MAX_BODY_BYTES: z.preprocess(blankAsUndefined, int(1024).default(32 * 1024 * 1024)),
+
+    WORKER_THREADS: z.preprocess(blankAsUndefined, int(1).max(64).default(Math.max(1, os.availableParallelism()))),
+    MAX_BATCH_SIZE: z.preprocess(blankAsUndefined, int(0).default(64)),
+    MAX_QUEUE_DELAY_MS: z.preprocess(blankAsUndefined, z.coerce.number().min(0).default(0)),
+    MAX_QUEUE_SIZE: z.preprocess(blankAsUndefined, int(1).default(1024)),
+    SHUTDOWN_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(0).default(30000)),
+    WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
+  })
+  .superRefine((env, ctx) => {
+    if (env.JWT_SECRET !== undefined && env.JWT_PUBLIC_KEY_FILE !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY_FILE (RS256/ES256), not both' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  modelRepository: string;
+  host: string;
+  port: number;
+  logLevel: Env['LOG_LEVEL'];
+  jwt: { secret?: string; publicKeyFile?: string; issuer?: string; audience?: string };
+  rateLimit: { max: number; windowMs: number };
+  maxBodyBytes: number;
+  workerThreads: number;
+  batching: { maxBatchSize: number; maxQueueDelayMs: number; maxQueueSize: number };
+  shutdownTimeoutMs: number;
+  warmup: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads the environment (process.env by default); throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError('environment', formatIssues(parsed.error.issues));
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
+    modelRepository: path.resolve(e.MODEL_REPOSITORY),
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    jwt: { secret: e.JWT_SECRET, publicKeyFile: e.JWT_PUBLIC_KEY_FILE, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW },
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    workerThreads: e.WORKER_THREADS,
+    batching: { maxBatchSize: e.MAX_BATCH_SIZE, maxQueueDelayMs: e.MAX_QUEUE_DELAY_MS, maxQueueSize: e.MAX_QUEUE_SIZE },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    warmup: e.WARMUP,
+  };
+}

@@ -1,0 +1,154 @@
+// Bearer-token authentication (@fastify/jwt) and OAuth 2.0 scopes. A route declares what it needs in its config:
+// `auth: 'public'` (no token), `'predict'` (scope `predict` or `predict:<model>` for the route's model), or
+// `'admin'`. Scopes do not imply each other. Missing/invalid/expired token -> 401; valid token lacking the scope -> 403.
+// Verification and enforcement are two hooks so that the rate limiter between them can key on the token's `sub`.
+import { createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ERR_FORBIDDEN, ERR_UNAUTHORIZED } from '../errors.js';
+
+export type RouteAuth = 'public' | 'predict' | 'admin';
+
+export interface Principal {
+  sub: string;
+  scopes: ReadonlySet<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+    /** Which model a `predict` route addresses, when it is not simply the `model` path parameter. */
+    modelOf?: (params: Record<string, string | undefined>) => string | undefined;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    authFailure: string | null;
+  }
+}
+
+export interface AuthOptions {
+  /** HS256 secret. */
+  secret?: string;
+  /** PEM public key for RS256, ES256 or EdDSA verification. */
+  publicKeyFile?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/** The algorithms a key may verify, pinned to its type (no `none`, no HS/RS confusion). */
+export function algorithmsFor(publicKeyPem: string): string[] {
+  const key = createPublicKey(publicKeyPem);
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512'];
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === 'prime256v1' || curve === 'P-256') return ['ES256'];
+      if (curve === 'secp384r1' || curve === 'P-384') return ['ES384'];
+      if (curve === 'secp521r1' || curve === 'P-521') return ['ES512'];
+      throw new Error(`unsupported EC curve ${curve}`);
+    }
+    case 'ed25519':
+      return ['EdDSA'];
+    default:
+      throw new Error(`unsupported public key type ${key.asymmetricKeyType}`);
+  }
+}
+
+function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer[ ]+([A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]*\.[A-Za-z0-9\-_.+/=]*)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+/** True when the principal may call a route of this kind for this model. */
+export function allows(p: Principal, auth: RouteAuth, model: string | undefined): boolean {
+  if (auth === 'public') return true;
+  if (auth === 'admin') return p.scopes.has('admin');
+  return p.scopes.has('predict') || (model !== undefined && p.scopes.has(`predict:${model}`));
+}
+
+async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void> {
+  let key: string | { public: string };
+  let algorithms: string[];
+  if (opts.publicKeyFile) {
+    const pem = fs.readFileSync(opts.publicKeyFile, 'utf8');
+    algorithms = algorithmsFor(pem);
+    key = { public: pem };
+  } else if (opts.secret) {
+    key = opts.secret;
+    algorithms = ['HS256'];
+  } else {
+    throw new Error('auth needs a secret or a public key file');
+  }
+  await app.register(fastifyJwt, {
+    secret: key,
+    verify: {
+      algorithms: algorithms as never,
+      requiredClaims: ['exp'],
+      cache: 10_000,
+      ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
+      ...(opts.audience ? { allowedAud: opts.audience } : {}),
+    },
+  });
+
+  app.decorateRequest('principal', null);
+  app.decorateRequest('authFailure', null);
+
+  // 1. Verify: who is calling (no rejection yet, so the rate limiter can key on it).
+  app.addHook('onRequest', async (req) => {
+    if ((req.routeOptions.config.auth ?? 'public') === 'public') return;
+    const token = bearerToken(req);
+    if (!token) {
+      req.authFailure = 'missing bearer token: send Authorization: Bearer <JWT>';
+      return;
+    }
+    try {
+      const claims = app.jwt.verify<{ sub?: unknown; scope?: unknown }>(token);
+      const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+      if (!sub) {
+        req.authFailure = 'token has no sub claim';
+        return;
+      }
+      const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []);
+      req.principal = { sub, scopes };
+    } catch (err) {
+      req.authFailure = describeJwtError(err);
+    }
+  });
+}
+
+/** 2. Enforce: registered after the rate limiter. */
+export function addAuthEnforcement(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const auth = req.routeOptions.config.auth ?? 'public';
+    if (auth === 'public') return;
+    if (!req.principal) {
+      reply.header('WWW-Authenticate', 'Bearer');
+      throw new ERR_UNAUTHORIZED(req.authFailure ?? 'unauthorized');
+    }
+    const params = (req.params ?? {}) as Record<string, string | undefined>;
+    const modelOf = req.routeOptions.config.modelOf;
+    const model = modelOf ? modelOf(params) : params.model;
+    if (!allows(req.principal, auth, model)) {
+      const needed = auth === 'admin' ? "scope 'admin'" : `scope 'predict' or 'predict:${model ?? '<model>'}'`;
+      throw new ERR_FORBIDDEN(`token for '${req.principal.sub}' lacks ${needed}`);
+    }
+  });
+}
+
+function describeJwtError(err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.includes('EXPIRED')) return 'token expired';
+  if (code.includes('INACTIVE')) return 'token not yet valid (nbf)';
+  if (code.includes('MISSING_REQUIRED_CLAIM')) return 'token is missing a required claim (exp)';
+  if (code.includes('INVALID_ALGORITHM')) return 'token algorithm not accepted';
+  if (code.includes('INVALID_CLAIM')) return 'token issuer or audience not accepted';
+  if (code.includes('INVALID_SIGNATURE')) return 'token signature is invalid';
+  return 'token is invalid';
+}
+
+export default fp(authPlugin, { name: 'ortserve-auth', fastify: '5.x' });

@@ -1,0 +1,121 @@
+// Decodes a V2 inference request body against a version's signature: the envelope is checked by a zod schema
+// (without walking `data`), then each input is matched to the model's input by name, datatype and shape, and its
+// data is filled into a typed array once. Every problem is a 400 naming the input and what is wrong.
+import { z } from 'zod';
+import { formatIssues } from '../../config/format-issues.js';
+import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
+import type { ModelSignature, TensorSpec } from '../../lifecycle/signature.js';
+import { elementCount } from '../../runtime/datatypes.js';
+import type { RequestInput } from '../../scheduler/dynamic-batcher.js';
+import { fillTensor } from './tensor-fill.js';
+
+const parameters = z.record(z.string(), z.unknown()).optional();
+
+export const inferRequestSchema = z.object({
+  id: z.string().max(256).optional(),
+  parameters,
+  inputs: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(256),
+        shape: z.array(z.number().int().min(0).max(2 ** 31)).max(16),
+        datatype: z.string().max(16),
+        parameters,
+        data: z.unknown(),
+      }),
+    )
+    .min(1)
+    .max(256),
+  outputs: z.array(z.object({ name: z.string().min(1).max(256), parameters })).max(256).optional(),
+});
+
+export type InferRequestBody = z.infer<typeof inferRequestSchema>;
+
+export interface RawInput {
+  name: string;
+  shape: number[];
+  datatype: string;
+}
+
+export interface DecodedRequest {
+  /** In the model's input order. */
+  inputs: RequestInput[];
+  /** Rows along the batch dimension (1 for models without one). */
+  rows: number;
+  /** Names of the outputs to return, in the model's order. */
+  outputNames: string[];
+  id: string | undefined;
+  timeoutMs: number | undefined;
+}
+
+export function parseEnvelope(body: unknown): InferRequestBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ERR_BAD_REQUEST('request body must be a JSON object with an "inputs" array');
+  const parsed = inferRequestSchema.safeParse(body);
+  if (!parsed.success) throw new ERR_BAD_REQUEST(`invalid inference request: ${formatIssues(parsed.error.issues).join('; ')}`);
+  return parsed.data;
+}
+
+/** Checks one input's name, datatype and shape against the model's; returns the model's spec. */
+export function matchInput(sig: ModelSignature, input: RawInput): TensorSpec {
+  const spec = sig.inputsByName.get(input.name);
+  if (!spec) throw new ERR_INVALID_TENSOR(input.name, `unknown input; the model's inputs are ${sig.inputs.map((i) => `'${i.name}'`).join(', ')}`);
+  if (input.datatype !== spec.info.v2) throw new ERR_INVALID_TENSOR(input.name, `datatype ${input.datatype} does not match the model's ${spec.info.v2}`);
+  const expected = spec.shape;
+  const shapeText = () => `shape [${input.shape.join(', ')}] does not fit the model's [${expected.join(', ')}]`;
+  if (input.shape.length !== expected.length) throw new ERR_INVALID_TENSOR(input.name, shapeText());
+  for (let d = 0; d < expected.length; d++) if (expected[d]! >= 0 && expected[d] !== input.shape[d]) throw new ERR_INVALID_TENSOR(input.name, shapeText());
+  if (sig.batched && input.shape[0] === 0) throw new ERR_INVALID_TENSOR(input.name, 'the batch dimension must be at least 1');
+  return spec;
+}
+
+/** Puts decoded inputs in model order, checks presence and a common batch size; returns the rows. */
+export function assembleInputs(sig: ModelSignature, byName: Map<string, RequestInput>): { inputs: RequestInput[]; rows: number } {
+  const inputs: RequestInput[] = [];
+  for (const spec of sig.inputs) {
+    const t = byName.get(spec.name);
+    if (!t) throw new ERR_INVALID_TENSOR(spec.name, 'missing; the request must give every model input');
+    inputs.push(t);
+  }
+  let rows = 1;
+  if (sig.batched) {
+    rows = inputs[0]!.dims[0]!;
+    for (const t of inputs) if (t.dims[0] !== rows) throw new ERR_INVALID_TENSOR(t.name, `batch dimension ${t.dims[0]} differs from input '${inputs[0]!.name}' (${rows})`);
+  }
+  return { inputs, rows };
+}
+
+export function selectOutputs(sig: ModelSignature, requested: { name: string }[] | undefined): string[] {
+  if (!requested || requested.length === 0) return sig.outputs.map((o) => o.name);
+  const known = new Set(sig.outputs.map((o) => o.name));
+  const wanted = new Set<string>();
+  for (const r of requested) {
+    if (!known.has(r.name)) throw new ERR_BAD_REQUEST(`unknown output '${r.name}'; the model's outputs are ${[...known].map((n) => `'${n}'`).join(', ')}`);
+    wanted.add(r.name);
+  }
+  return sig.outputs.map((o) => o.name).filter((n) => wanted.has(n));
+}
+
+/** `parameters.timeout_ms` or the X-Request-Timeout-Ms header, in milliseconds. */
+export function requestTimeoutMs(params: Record<string, unknown> | undefined, header: string | string[] | undefined): number | undefined {
+  const raw = params?.timeout_ms ?? (typeof header === 'string' ? header : undefined);
+  if (raw === undefined) return undefined;
+  const ms = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) throw new ERR_BAD_REQUEST('timeout_ms must be a positive number of milliseconds');
+  return ms;
+}
+
+/** Decodes a JSON V2 request (all tensor data inline). `maxElements` bounds allocation per input. */
+export function decodeJsonRequest(sig: ModelSignature, body: unknown, maxElements: number, timeoutHeader?: string | string[]): DecodedRequest {
+  const env = parseEnvelope(body);
+  const byName = new Map<string, RequestInput>();
+  for (const input of env.inputs) {
+    if (byName.has(input.name)) throw new ERR_INVALID_TENSOR(input.name, 'given more than once');
+    const spec = matchInput(sig, input);
+    const n = elementCount(input.shape);
+    if (n > maxElements) throw new ERR_INVALID_TENSOR(input.name, `shape [${input.shape.join(', ')}] has ${n} elements, more than the limit of ${maxElements}`);
+    const data = fillTensor(input.name, spec.info, input.data, n);
+    byName.set(input.name, { name: input.name, type: spec.info.ort, info: spec.info, dims: input.shape, data });
+  }
+  const { inputs, rows } = assembleInputs(sig, byName);
+  return { inputs, rows, outputNames: selectOutputs(sig, env.outputs), id: env.id, timeoutMs: requestTimeoutMs(env.parameters, timeoutHeader) };
+}

@@ -1,0 +1,86 @@
+// One version of one model: its state (loading -> ready -> draining -> unloaded, or failed with a reason),
+// file checksum and load time, signature, and the dynamic batcher that feeds its sessions.
+// Invariant: only a `ready` version accepts requests; its sessions are released only after its batcher is idle.
+import type { ModelConfig } from '../config/model-config.js';
+import { ERR_DEADLINE_EXCEEDED, ERR_INFERENCE_FAILED, ERR_MODEL_NOT_READY, ERR_QUEUE_FULL } from '../errors.js';
+import type { WorkerPool } from '../runtime/worker-pool.js';
+import { type BatchEvents, type BatchResult, DynamicBatcher, type RequestInput } from '../scheduler/dynamic-batcher.js';
+import type { ModelSignature } from './signature.js';
+
+export type VersionState = 'loading' | 'ready' | 'failed' | 'draining' | 'unloaded';
+
+export interface BatchingDefaults {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+}
+
+export class ModelVersion {
+  readonly model: string;
+  readonly version: number;
+  /** The version as every JSON body spells it: a string. */
+  readonly label: string;
+  state: VersionState = 'loading';
+  reason: string | undefined;
+  sha256: string | undefined;
+  loadedAt: Date | undefined;
+  signature: ModelSignature | undefined;
+  /** The worker pool's key for this version's sessions (unique per load). */
+  readonly sessionKey: string;
+  private batcher: DynamicBatcher | undefined;
+
+  constructor(model: string, version: number, sessionKey: string) {
+    this.model = model;
+    this.version = version;
+    this.label = String(version);
+    this.sessionKey = sessionKey;
+  }
+
+  /** Marks the version ready and starts its batcher. */
+  activate(pool: WorkerPool, signature: ModelSignature, config: ModelConfig, defaults: BatchingDefaults, events?: BatchEvents): void {
+    const { model, label, sessionKey } = this;
+    const outputNames = signature.outputs.map((o) => o.name);
+    this.signature = signature;
+    this.batcher = new DynamicBatcher(
+      (feeds) =>
+        pool.run(sessionKey, feeds, outputNames).catch((err: Error) => {
+          throw new ERR_INFERENCE_FAILED(model, label, err.message);
+        }),
+      {
+        batched: signature.batched,
+        maxBatchSize: config.max_batch_size ?? defaults.maxBatchSize,
+        maxQueueDelayMs: config.max_queue_delay_ms ?? defaults.maxQueueDelayMs,
+        preferredBatchSizes: config.preferred_batch_sizes,
+        maxQueueSize: config.max_queue_size ?? defaults.maxQueueSize,
+        maxInFlight: config.instance_count ?? pool.size,
+        queueFull: (waiting) => new ERR_QUEUE_FULL(model, label, waiting),
+        deadlineExceeded: (waitedMs) => new ERR_DEADLINE_EXCEEDED(waitedMs),
+        events,
+      },
+    );
+    this.state = 'ready';
+  }
+
+  fail(reason: string): void {
+    this.state = 'failed';
+    this.reason = reason;
+  }
+
+  get queueDepth(): number {
+    return this.batcher?.queueDepth ?? 0;
+  }
+
+  /** Queues one request's tensors; rejects with a coded error (503 not ready / queue full, 504, 500). */
+  infer(inputs: RequestInput[], rows: number, timeoutMs?: number): Promise<BatchResult> {
+    if (this.state !== 'ready' || !this.batcher) throw new ERR_MODEL_NOT_READY(this.model, this.label, this.state);
+    return this.batcher.submit(inputs, rows, timeoutMs);
+  }
+
+  /** Stops taking requests, lets queued and running ones finish, then releases the sessions. */
+  async drain(pool: WorkerPool): Promise<void> {
+    if (this.state === 'ready') this.state = 'draining';
+    if (this.batcher) await this.batcher.whenIdle();
+    pool.unload(this.sessionKey);
+    this.state = 'unloaded';
+  }
+}

@@ -1,0 +1,64 @@
+// Process entry: read the environment, build the server, listen, load the models, drain on SIGTERM/SIGINT.
+// Run node on this file directly in containers: `npm start` exits at once on SIGTERM, node drains.
+import { randomBytes } from 'node:crypto';
+import closeWithGrace from 'close-with-grace';
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from './config/env.js';
+import { buildServer } from './http/server.js';
+import { mintToken } from './http/token.js';
+
+function devTokenNotice(config: Config, token: string): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return [
+    '',
+    'No JWT_SECRET or JWT_PUBLIC_KEY_FILE is set, so this development server signs tokens with a random secret.',
+    'A token with scopes "predict admin", valid for one hour:',
+    '',
+    `  export TOKEN=${token}`,
+    `  curl -H "Authorization: Bearer $TOKEN" http://${host}:${config.port}/v2/models/breast_cancer`,
+    '',
+    'Set JWT_SECRET (and use `npm run token`) for tokens that survive a restart. NODE_ENV=production refuses to start without it.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ortserve: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let devToken: string | undefined;
+  if (!config.jwt.secret && !config.jwt.publicKeyFile) {
+    if (config.production) {
+      process.stderr.write('ortserve: NODE_ENV=production needs JWT_SECRET (HS256, 16+ characters) or JWT_PUBLIC_KEY_FILE (RS256/ES256 public key in PEM)\n');
+      process.exit(2);
+    }
+    config.jwt.secret = randomBytes(32).toString('base64url');
+    devToken = mintToken({ secret: config.jwt.secret }, { sub: 'developer', scope: 'predict admin', expiresInSeconds: 3600, issuer: config.jwt.issuer, audience: config.jwt.audience });
+  }
+
+  const logger = pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' } });
+  const app = await buildServer(config, { logger });
+
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: { error: (m: unknown) => logger.error(String(m)) } }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'closing after an uncaught error');
+    else logger.info({ signal }, 'shutting down: draining requests');
+    app.ortserve.beginShutdown();
+    await app.close();
+    logger.info('shutdown complete');
+  });
+
+  await app.listen({ host: config.host, port: config.port });
+  await app.ortserve.loaded;
+  const models = app.ortserve.manager.list().map((m) => ({ model: m.name, versions: [...m.versions.values()].map((v) => `${v.label}:${v.state}`), ...(m.reason ? { reason: m.reason } : {}) }));
+  logger.info({ models, repository: config.modelRepository }, 'models loaded');
+  if (devToken) process.stdout.write(devTokenNotice(config, devToken));
+}
+
+void main();

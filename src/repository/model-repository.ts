@@ -1,0 +1,102 @@
+// Finds models in `<root>/<model>/<version>/model.onnx` (Triton's layout) and reads their files.
+// Invariant: never throws for one bad model; a broken config.json is reported on that model only, and files or
+// folders that are not part of the layout (a README, a training script, `latest/`) are ignored.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { type ModelConfig, ModelConfigError, parseModelConfig } from '../config/model-config.js';
+
+export const MODEL_FILE = 'model.onnx';
+export const CONFIG_FILE = 'config.json';
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const VERSION_DIR = /^[1-9][0-9]{0,8}$/;
+
+export interface VersionEntry {
+  version: number;
+  file: string;
+}
+
+export interface ModelEntry {
+  name: string;
+  dir: string;
+  /** The parsed config.json, or {} when there is none. */
+  config: ModelConfig;
+  /** Set when config.json exists but is invalid: the model must not load. */
+  configError?: string;
+  versions: VersionEntry[];
+}
+
+export interface ModelFile {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+export function isValidModelName(name: string): boolean {
+  return MODEL_NAME.test(name);
+}
+
+export class ModelRepository {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Every model directory under the root, sorted by name. Throws only if the root itself is unreadable. */
+  async scan(): Promise<ModelEntry[]> {
+    const dirents = await fs.readdir(this.root, { withFileTypes: true });
+    const names = dirents.filter((d) => d.isDirectory() && isValidModelName(d.name)).map((d) => d.name).sort();
+    const entries = await Promise.all(names.map((name) => this.readModel(name)));
+    return entries.filter((e): e is ModelEntry => e !== undefined);
+  }
+
+  /** One model's entry, or undefined when the directory does not exist. */
+  async readModel(name: string): Promise<ModelEntry | undefined> {
+    if (!isValidModelName(name)) return undefined;
+    const dir = path.join(this.root, name);
+    let dirents;
+    try {
+      dirents = await fs.readdir(dir, { withFileTypes: true });
+    } catch {
+      return undefined;
+    }
+    const versions: VersionEntry[] = [];
+    for (const d of dirents) {
+      if (!d.isDirectory() || !VERSION_DIR.test(d.name)) continue;
+      const file = path.join(dir, d.name, MODEL_FILE);
+      if (await isFile(file)) versions.push({ version: Number(d.name), file });
+    }
+    versions.sort((a, b) => a.version - b.version);
+    const entry: ModelEntry = { name, dir, config: {}, versions };
+    const configFile = path.join(dir, CONFIG_FILE);
+    let text: string | undefined;
+    try {
+      text = await fs.readFile(configFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') entry.configError = `${CONFIG_FILE}: ${(err as Error).message}`;
+    }
+    if (text !== undefined) {
+      try {
+        entry.config = parseModelConfig(text, CONFIG_FILE);
+      } catch (err) {
+        if (!(err instanceof ModelConfigError)) throw err;
+        entry.configError = err.message;
+      }
+    }
+    return entry;
+  }
+
+  /** The model file's bytes and their sha256, read once so that the digest matches what is loaded. */
+  async readModelFile(file: string): Promise<ModelFile> {
+    const bytes = await fs.readFile(file);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256 };
+  }
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await fs.stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}

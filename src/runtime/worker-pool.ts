@@ -1,0 +1,214 @@
+// A fixed pool of session worker threads. Every loaded version exists in every worker (memory x workers), so
+// a batch can go to whichever worker is least busy. Own pool rather than piscina: a load or unload must reach
+// every worker, and a dead worker must be replaced and given back every session, which a task queue
+// that sends each task to one worker cannot express.
+// Invariants: a run is answered exactly once (result, failure, or worker death); a replacement worker takes
+// runs only after it has loaded every registered session.
+import { Worker } from 'node:worker_threads';
+import type { SessionOptions } from '../config/model-config.js';
+import type { FromWorker, TensorMetadata, ToWorker, WireTensor } from './protocol.js';
+
+export interface SessionSignature {
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface RunResult {
+  outputs: WireTensor[];
+  computeNs: number;
+}
+
+export class RunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+interface Registered {
+  bytes: Uint8Array;
+  options: SessionOptions;
+}
+
+interface PendingRun {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface PendingLoad {
+  resolve: (sig: SessionSignature) => void;
+  reject: (e: Error) => void;
+}
+
+class PoolWorker {
+  readonly thread: Worker;
+  ready = false;
+  inFlight = 0;
+  readonly runs = new Map<number, PendingRun>();
+  readonly loads = new Map<string, PendingLoad>();
+  constructor(thread: Worker) {
+    this.thread = thread;
+  }
+}
+
+// From TypeScript sources (tests, `npm run dev`) a bootstrap registers tsx's loader first; from dist/ it is plain JS.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./session-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerUrl);
+  return new Worker(new URL('./dev-worker-bootstrap.mjs', import.meta.url), { workerData: { entry: workerUrl.href } });
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  /** Called when a worker thread dies unexpectedly (it is replaced). */
+  onWorkerExit?: (index: number, reason: string) => void;
+}
+
+export class WorkerPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly registry = new Map<string, Registered>();
+  private nextRunId = 1;
+  /** Deaths since a worker last completed a run or a restore; drives the respawn back-off. */
+  private consecutiveDeaths = 0;
+  private closed = false;
+  private readonly onWorkerExit: WorkerPoolOptions['onWorkerExit'];
+
+  constructor(options: WorkerPoolOptions) {
+    this.onWorkerExit = options.onWorkerExit;
+    for (let i = 0; i < options.size; i++) this.workers.push(this.spawn(i, true));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Loads (and warms up) a session under `key` in every worker; resolves with its signature. */
+  async load(key: string, bytes: Uint8Array, options: SessionOptions, warmup: boolean): Promise<SessionSignature> {
+    this.registry.set(key, { bytes, options });
+    try {
+      const sigs = await Promise.all(this.workers.map((w) => this.loadIn(w, key, bytes, options, warmup)));
+      return sigs[0]!;
+    } catch (err) {
+      this.unload(key);
+      throw err;
+    }
+  }
+
+  /** Releases the session under `key` in every worker. Runs already sent to a worker finish first there. */
+  unload(key: string): void {
+    this.registry.delete(key);
+    for (const w of this.workers) w.thread.postMessage({ type: 'unload', key } satisfies ToWorker);
+  }
+
+  /** Runs one batch on the least busy ready worker. Input buffers are transferred (unusable afterwards). */
+  run(key: string, feeds: WireTensor[], outputNames: string[]): Promise<RunResult> {
+    if (this.closed) return Promise.reject(new RunError('worker pool is closed'));
+    let best: PoolWorker | undefined;
+    for (const w of this.workers) if (w.ready && (best === undefined || w.inFlight < best.inFlight)) best = w;
+    if (!best) return Promise.reject(new RunError('no worker thread is available'));
+    const worker = best;
+    const id = this.nextRunId++;
+    const transfer: ArrayBuffer[] = [];
+    for (const f of feeds) {
+      // Transfer only buffers the tensor owns whole; a view into a larger buffer (a pooled Buffer) is copied.
+      const d = f.data;
+      if (!Array.isArray(d) && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer && !transfer.includes(d.buffer)) {
+        transfer.push(d.buffer);
+      }
+    }
+    return new Promise<RunResult>((resolve, reject) => {
+      worker.runs.set(id, { resolve, reject });
+      worker.inFlight++;
+      worker.thread.postMessage({ type: 'run', id, key, feeds, outputNames } satisfies ToWorker, transfer);
+    });
+  }
+
+  /** Terminates every worker; pending runs fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  /** For fault tests and operators: terminate one worker as if it had crashed. */
+  async killWorker(index: number): Promise<void> {
+    const w = this.workers[index];
+    if (w) await w.thread.terminate();
+  }
+
+  private loadIn(w: PoolWorker, key: string, bytes: Uint8Array, options: SessionOptions, warmup: boolean): Promise<SessionSignature> {
+    return new Promise((resolve, reject) => {
+      w.loads.set(key, { resolve, reject });
+      w.thread.postMessage({ type: 'load', key, bytes, options, warmup } satisfies ToWorker);
+    });
+  }
+
+  private spawn(index: number, ready: boolean): PoolWorker {
+    const thread = startWorker();
+    const w = new PoolWorker(thread);
+    thread.unref();
+    thread.on('message', (msg: FromWorker) => this.onMessage(w, msg));
+    const onDeath = (reason: string) => {
+      if (this.workers[index] !== w) return;
+      const failure = new RunError(`worker thread exited (${reason})`);
+      for (const p of w.runs.values()) p.reject(failure);
+      for (const p of w.loads.values()) p.reject(failure);
+      w.runs.clear();
+      w.loads.clear();
+      w.ready = false;
+      if (this.closed) return;
+      this.onWorkerExit?.(index, reason);
+      // Back off when workers keep dying (a model that crashes the runtime on load, a broken install).
+      const delayMs = this.consecutiveDeaths === 0 ? 0 : Math.min(10_000, 100 * 2 ** this.consecutiveDeaths);
+      this.consecutiveDeaths++;
+      const timer = setTimeout(() => {
+        if (this.closed || this.workers[index] !== w) return;
+        const replacement = this.spawn(index, false);
+        this.workers[index] = replacement;
+        void this.restore(replacement);
+      }, delayMs);
+      timer.unref();
+    };
+    thread.on('error', (err) => onDeath(err.message));
+    thread.on('exit', (code) => onDeath(`exit code ${code}`));
+    w.ready = ready;
+    return w;
+  }
+
+  /** Gives a replacement worker every registered session, then lets it take runs. */
+  private async restore(w: PoolWorker): Promise<void> {
+    const keys = [...this.registry.entries()];
+    await Promise.all(keys.map(([key, r]) => this.loadIn(w, key, r.bytes, r.options, false).catch(() => undefined)));
+    if (this.workers.includes(w)) {
+      w.ready = true;
+      this.consecutiveDeaths = 0;
+    }
+  }
+
+  private onMessage(w: PoolWorker, msg: FromWorker): void {
+    switch (msg.type) {
+      case 'loaded':
+      case 'load-failed': {
+        const p = w.loads.get(msg.key);
+        if (!p) return;
+        w.loads.delete(msg.key);
+        if (msg.type === 'loaded') p.resolve({ inputs: msg.inputs, outputs: msg.outputs });
+        else p.reject(new RunError(msg.message));
+        return;
+      }
+      case 'result':
+      case 'run-failed': {
+        const p = w.runs.get(msg.id);
+        if (!p) return;
+        w.runs.delete(msg.id);
+        w.inFlight--;
+        if (msg.type === 'result') {
+          this.consecutiveDeaths = 0;
+          p.resolve({ outputs: msg.outputs, computeNs: msg.computeNs });
+        }
+        else p.reject(new RunError(msg.message));
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,249 @@
+// One dynamic batcher per loaded version. Requests queue FIFO; whenever a run slot is free, requests are taken
+// from the head (same non-batch dimensions, up to maxBatchSize rows), concatenated along the batch dimension into
+// one run, and each request gets exactly its own rows of every output back. No timer at low load: an idle
+// batcher dispatches at once, and batches grow by themselves while all slots are busy.
+// Invariants: every accepted request is settled exactly once; a failed run fails only the requests in it.
+import { performance } from 'node:perf_hooks';
+import { concat, type DatatypeInfo, slice, type TensorData } from '../runtime/datatypes.js';
+import type { OrtType } from '../runtime/datatypes.js';
+import { RequestQueue } from './request-queue.js';
+
+export interface BatchTensor {
+  name: string;
+  type: OrtType;
+  dims: number[];
+  data: TensorData;
+}
+
+export interface RequestInput extends BatchTensor {
+  info: DatatypeInfo;
+}
+
+export interface BatchRunResult {
+  outputs: BatchTensor[];
+  computeNs: number;
+}
+
+/** Runs one batch; the batcher does not know what runs it (a worker pool in production, a fake in tests). */
+export type BatchRunner = (feeds: BatchTensor[]) => Promise<BatchRunResult>;
+
+export interface BatchResult {
+  outputs: BatchTensor[];
+  queueNs: number;
+  computeNs: number;
+  batchRows: number;
+}
+
+/** What the batcher reports; observability subscribes, the batcher never imports it. */
+export interface BatchEvents {
+  onBatch?(info: { rows: number; requests: number; computeNs: number; ok: boolean }): void;
+  onQueueDepth?(depth: number): void;
+}
+
+export interface BatcherOptions {
+  /** Rows per run at most; 0 runs every request alone. */
+  maxBatchSize: number;
+  /** Whether inputs have a batch (first) dimension that requests can be concatenated along. */
+  batched: boolean;
+  maxQueueDelayMs: number;
+  preferredBatchSizes?: number[];
+  /** Requests waiting at most; beyond it submit() throws the error made by `queueFull`. */
+  maxQueueSize: number;
+  /** Runs in flight at once (one per worker thread is a good default). */
+  maxInFlight: number;
+  queueFull: (waiting: number) => Error;
+  deadlineExceeded: (waitedMs: number) => Error;
+  events?: BatchEvents;
+}
+
+interface Pending {
+  inputs: RequestInput[];
+  rows: number;
+  /** Non-batch dimensions of every input: requests batch together only when equal. */
+  signature: string;
+  enqueuedAt: number;
+  deadline: number;
+  resolve: (r: BatchResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class DynamicBatcher {
+  private readonly queue = new RequestQueue<Pending>();
+  private readonly opts: BatcherOptions;
+  private readonly run: BatchRunner;
+  private inFlight = 0;
+  private queuedRows = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closedWith: Error | undefined;
+  private readonly minPreferred: number;
+
+  constructor(run: BatchRunner, opts: BatcherOptions) {
+    this.run = run;
+    this.opts = { ...opts, maxInFlight: Math.max(1, opts.maxInFlight) };
+    this.minPreferred = opts.preferredBatchSizes?.length ? Math.min(...opts.preferredBatchSizes) : 0;
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get runsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Queues one request. `rows` is its batch dimension (1 for models without one); `timeoutMs` (optional) is how
+   * long it may wait for a run before failing with deadlineExceeded. Throws queueFull synchronously.
+   */
+  submit(inputs: RequestInput[], rows: number, timeoutMs?: number): Promise<BatchResult> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    if (this.queue.length >= this.opts.maxQueueSize) throw this.opts.queueFull(this.queue.length);
+    const now = performance.now();
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.queue.push({
+        inputs,
+        rows,
+        signature: this.opts.batched ? signatureOf(inputs) : '',
+        enqueuedAt: now,
+        deadline: timeoutMs === undefined ? Infinity : now + timeoutMs,
+        resolve,
+        reject,
+      });
+      this.queuedRows += rows;
+      this.opts.events?.onQueueDepth?.(this.queue.length);
+      this.dispatch();
+    });
+  }
+
+  /** Resolves once nothing is queued or running. */
+  whenIdle(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Fails every queued request with `reason` and refuses new ones; runs in flight still finish. */
+  close(reason: Error): void {
+    this.closedWith = reason;
+    if (this.timer) clearTimeout(this.timer);
+    for (const p of this.queue.drain()) p.reject(reason);
+    this.queuedRows = 0;
+    this.notifyIdle();
+  }
+
+  private dispatch(): void {
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      if (this.shouldWait()) return;
+      const batch = this.take();
+      if (batch.length > 0) this.execute(batch);
+    }
+    this.notifyIdle();
+  }
+
+  /** Waiting only helps when a preferred batch size could still fill before the oldest request's delay ends. */
+  private shouldWait(): boolean {
+    const delay = this.opts.maxQueueDelayMs;
+    if (delay <= 0 || !this.opts.batched || this.opts.maxBatchSize === 0) return false;
+    const target = this.minPreferred > 0 ? this.minPreferred : this.opts.maxBatchSize;
+    if (this.queuedRows >= target) return false;
+    const waitUntil = this.queue.peek()!.enqueuedAt + delay;
+    const remaining = waitUntil - performance.now();
+    if (remaining <= 0) return false;
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.dispatch();
+      }, Math.ceil(remaining));
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  /** Takes the next batch from the head: same signature, within the row budget, expired requests failed. */
+  private take(): Pending[] {
+    const now = performance.now();
+    const batch: Pending[] = [];
+    const max = this.opts.batched ? this.opts.maxBatchSize : 0;
+    // Share the queue among the free slots, so that one huge batch does not stall the pipeline.
+    const freeSlots = this.opts.maxInFlight - this.inFlight;
+    const budget = max === 0 ? 0 : Math.min(max, Math.ceil(this.queuedRows / freeSlots));
+    let rows = 0;
+    while (this.queue.length > 0) {
+      const head = this.queue.peek()!;
+      if (batch.length > 0 && (max === 0 || head.signature !== batch[0]!.signature || rows + head.rows > budget)) break;
+      this.queue.shift();
+      this.queuedRows -= head.rows;
+      if (head.deadline < now) {
+        head.reject(this.opts.deadlineExceeded(Math.round(now - head.enqueuedAt)));
+        continue;
+      }
+      batch.push(head);
+      rows += head.rows;
+      if (max === 0) break;
+    }
+    this.opts.events?.onQueueDepth?.(this.queue.length);
+    return batch;
+  }
+
+  private execute(batch: Pending[]): void {
+    this.inFlight++;
+    const started = performance.now();
+    const first = batch[0]!;
+    const totalRows = batch.reduce((n, p) => n + p.rows, 0);
+    let feeds: BatchTensor[];
+    if (batch.length === 1) {
+      feeds = first.inputs.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: t.data }));
+    } else {
+      feeds = first.inputs.map((t, i) => {
+        const parts = batch.map((p) => p.inputs[i]!.data);
+        const length = parts.reduce((n, d) => n + d.length, 0);
+        return { name: t.name, type: t.type, dims: [totalRows, ...t.dims.slice(1)], data: concat(t.info, parts, length) };
+      });
+    }
+    this.run(feeds).then(
+      (result) => {
+        this.settled(batch.length, totalRows, result.computeNs, true);
+        let offset = 0;
+        for (const p of batch) {
+          p.resolve({
+            outputs: batch.length === 1 ? result.outputs : result.outputs.map((o) => rowsOf(o, offset, p.rows, totalRows)),
+            queueNs: Math.round((started - p.enqueuedAt) * 1e6),
+            computeNs: result.computeNs,
+            batchRows: totalRows,
+          });
+          offset += p.rows;
+        }
+      },
+      (err: Error) => {
+        this.settled(batch.length, totalRows, 0, false);
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  private settled(requests: number, rows: number, computeNs: number, ok: boolean): void {
+    this.inFlight--;
+    this.opts.events?.onBatch?.({ rows, requests, computeNs, ok });
+    this.dispatch();
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.inFlight > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function signatureOf(inputs: RequestInput[]): string {
+  let s = '';
+  for (const t of inputs) s += `${t.dims.slice(1).join(',')};`;
+  return s;
+}
+
+/** One request's rows of a batch output; outputs without the batch dimension are given whole. */
+function rowsOf(o: BatchTensor, offset: number, rows: number, totalRows: number): BatchTensor {
+  if (o.dims[0] !== totalRows) return o;
+  const perRow = totalRows === 0 ? 0 : o.data.length / totalRows;
+  return { name: o.name, type: o.type, dims: [rows, ...o.dims.slice(1)], data: slice(o.data, offset * perRow, (offset + rows) * perRow) };
+}
