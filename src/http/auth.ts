@@ -57,6 +57,12 @@ export function algorithmsFor(publicKeyPem: string): string[] {
   }
 }
 
+/** What a route needs; a route that declares nothing needs `admin` (fail closed), an unknown URL is a plain 404. */
+function routeAuth(req: FastifyRequest): RouteAuth {
+  if (req.is404) return 'public';
+  return req.routeOptions.config.auth ?? 'admin';
+}
+
 function bearerToken(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
@@ -100,7 +106,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
 
   // 1. Verify: who is calling (no rejection yet, so the rate limiter can key on it).
   app.addHook('onRequest', async (req) => {
-    if ((req.routeOptions.config.auth ?? 'public') === 'public') return;
+    if (routeAuth(req) === 'public') return;
     const token = bearerToken(req);
     if (!token) {
       req.authFailure = 'missing bearer token: send Authorization: Bearer <JWT>';
@@ -124,7 +130,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
 /** 2. Enforce: registered after the rate limiter. */
 export function addAuthEnforcement(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
-    const auth = req.routeOptions.config.auth ?? 'public';
+    const auth = routeAuth(req);
     if (auth === 'public') return;
     if (!req.principal) {
       reply.header('WWW-Authenticate', 'Bearer');

@@ -97,7 +97,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   }
   addAuthEnforcement(app);
 
-  await registerDocs(app);
+  await registerDocs(app, SERVER_VERSION);
   const maxElements = config.maxBodyBytes;
   await app.register(healthRoutes, { manager, isShuttingDown: () => shuttingDown });
   await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: [] });
