@@ -1,5 +1,5 @@
 // Bearer-token authentication (@fastify/jwt) and OAuth 2.0 scopes. A route declares what it needs in its config:
-// `auth: 'public'` (no token), `'predict'` (scope `predict` or `predict:<model>` for the route's model), or
+// `auth: 'public'` (no token), `'token'` (any valid token), `'predict'` (scope `predict` or `predict:<model>` for the route's model), or
 // `'admin'`. Scopes do not imply each other. Missing/invalid/expired token -> 401; valid token lacking the scope -> 403.
 // Verification and enforcement are two hooks so that the rate limiter between them can key on the token's `sub`.
 import { createPublicKey } from 'node:crypto';
@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERR_FORBIDDEN, ERR_UNAUTHORIZED } from '../errors.js';
 
-export type RouteAuth = 'public' | 'predict' | 'admin';
+export type RouteAuth = 'public' | 'token' | 'predict' | 'admin';
 
 export interface Principal {
   sub: string;
@@ -72,7 +72,7 @@ function bearerToken(req: FastifyRequest): string | undefined {
 
 /** True when the principal may call a route of this kind for this model. */
 export function allows(p: Principal, auth: RouteAuth, model: string | undefined): boolean {
-  if (auth === 'public') return true;
+  if (auth === 'public' || auth === 'token') return true;
   if (auth === 'admin') return p.scopes.has('admin');
   return p.scopes.has('predict') || (model !== undefined && p.scopes.has(`predict:${model}`));
 }
@@ -94,7 +94,8 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
     secret: key,
     verify: {
       algorithms: algorithms as never,
-      requiredClaims: ['exp'],
+      // fast-jwt checks iss/aud only when present; a configured issuer or audience must be required too.
+      requiredClaims: ['exp', ...(opts.issuer ? ['iss'] : []), ...(opts.audience ? ['aud'] : [])],
       cache: 10_000,
       ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
       ...(opts.audience ? { allowedAud: opts.audience } : {}),
@@ -150,7 +151,7 @@ function describeJwtError(err: unknown): string {
   const code = (err as { code?: string }).code ?? '';
   if (code.includes('EXPIRED')) return 'token expired';
   if (code.includes('INACTIVE')) return 'token not yet valid (nbf)';
-  if (code.includes('MISSING_REQUIRED_CLAIM')) return 'token is missing a required claim (exp)';
+  if (code.includes('MISSING_REQUIRED_CLAIM')) return `token is missing a required claim (${/The (\w+) claim/.exec((err as Error).message)?.[1] ?? 'exp'})`;
   if (code.includes('INVALID_ALGORITHM')) return 'token algorithm not accepted';
   if (code.includes('INVALID_CLAIM')) return 'token issuer or audience not accepted';
   if (code.includes('INVALID_SIGNATURE')) return 'token signature is invalid';

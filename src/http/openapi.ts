@@ -65,6 +65,44 @@ const predictOp = (summary: string, params: object[]) => ({
   },
 });
 
+const duration = { type: 'object', properties: { count: { type: 'integer' }, ns: { type: 'integer' } } };
+const statsOp = (summary: string, params: object[]) => ({
+  tags: ['statistics'],
+  summary,
+  security: bearer,
+  parameters: params,
+  responses: {
+    200: {
+      description: "V2 statistics extension, Triton's field names",
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: {
+              model_stats: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    version: { type: 'string' },
+                    last_inference: { type: 'integer', description: 'ms since the epoch, 0 if never' },
+                    inference_count: { type: 'integer', description: 'rows inferred' },
+                    execution_count: { type: 'integer', description: 'onnxruntime runs' },
+                    inference_stats: { type: 'object', properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
+                    batch_stats: { type: 'array', items: { type: 'object', properties: { batch_size: { type: 'integer' }, compute_infer: duration } } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    401: error, 403: error, 404: error,
+  },
+});
+
 const tensor = {
   type: 'object',
   required: ['name', 'shape', 'datatype'],
@@ -131,6 +169,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/v2/models/{model}/versions/{version}/ready': { get: readyOp('version readiness', [modelParam, versionParam]) },
       '/v2/models/{model}/infer': { post: inferOp('inference on the version that serves unversioned requests', [modelParam]) },
       '/v2/models/{model}/versions/{version}/infer': { post: inferOp('inference on one version', [modelParam, versionParam]) },
+      '/v2/models/stats': { get: statsOp('statistics of every model the token may use', []) },
+      '/v2/models/{model}/stats': { get: statsOp('statistics of a model (every served version)', [modelParam]) },
+      '/v2/models/{model}/versions/{version}/stats': { get: statsOp('statistics of one version', [modelParam, versionParam]) },
       '/v1/models/{target}': { post: predictOp('TF-Serving style predict: POST /v1/models/<model>:predict', [v1Param]) },
       '/v1/models/{model}/versions/{target}': { post: predictOp('TF-Serving style predict on one version: POST /v1/models/<model>/versions/<version>:predict', [modelParam, { ...v1Param, description: 'the version followed by `:predict`' }]) },
     },

@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.js';
 import { inferRoutes } from './routes/infer.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { predictV1Routes } from './routes/predict-v1.js';
+import { statsRoutes } from './routes/stats.js';
 import { SERVER_VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -100,9 +101,10 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await registerDocs(app, SERVER_VERSION);
   const maxElements = config.maxBodyBytes;
   await app.register(healthRoutes, { manager, isShuttingDown: () => shuttingDown });
-  await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: [] });
+  await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: ['statistics'] });
   await app.register(inferRoutes, { manager, maxElements });
   await app.register(predictV1Routes, { manager, maxElements });
+  await app.register(statsRoutes, { manager });
 
   app.addHook('onClose', async () => {
     shuttingDown = true;

@@ -6,6 +6,7 @@ import { ERR_DEADLINE_EXCEEDED, ERR_INFERENCE_FAILED, ERR_MODEL_NOT_READY, ERR_Q
 import type { WorkerPool } from '../runtime/worker-pool.js';
 import { type BatchEvents, type BatchResult, DynamicBatcher, type RequestInput } from '../scheduler/dynamic-batcher.js';
 import type { ModelSignature } from './signature.js';
+import { VersionStats } from './version-stats.js';
 
 export type VersionState = 'loading' | 'ready' | 'failed' | 'draining' | 'unloaded';
 
@@ -27,6 +28,7 @@ export class ModelVersion {
   signature: ModelSignature | undefined;
   /** The worker pool's key for this version's sessions (unique per load). */
   readonly sessionKey: string;
+  readonly stats = new VersionStats();
   private batcher: DynamicBatcher | undefined;
 
   constructor(model: string, version: number, sessionKey: string) {
@@ -55,7 +57,13 @@ export class ModelVersion {
         maxInFlight: config.instance_count ?? pool.size,
         queueFull: (waiting) => new ERR_QUEUE_FULL(model, label, waiting),
         deadlineExceeded: (waitedMs) => new ERR_DEADLINE_EXCEEDED(waitedMs),
-        events,
+        events: {
+          onBatch: (b) => {
+            this.stats.batchExecuted(b.rows, b.computeNs, b.ok);
+            events?.onBatch?.(b);
+          },
+          onQueueDepth: events?.onQueueDepth,
+        },
       },
     );
     this.state = 'ready';
@@ -71,9 +79,17 @@ export class ModelVersion {
   }
 
   /** Queues one request's tensors; rejects with a coded error (503 not ready / queue full, 504, 500). */
-  infer(inputs: RequestInput[], rows: number, timeoutMs?: number): Promise<BatchResult> {
+  async infer(inputs: RequestInput[], rows: number, timeoutMs?: number): Promise<BatchResult> {
     if (this.state !== 'ready' || !this.batcher) throw new ERR_MODEL_NOT_READY(this.model, this.label, this.state);
-    return this.batcher.submit(inputs, rows, timeoutMs);
+    const started = performance.now();
+    try {
+      const result = await this.batcher.submit(inputs, rows, timeoutMs);
+      this.stats.requestSucceeded(Math.round((performance.now() - started) * 1e6), result.queueNs, result.computeNs);
+      return result;
+    } catch (err) {
+      this.stats.requestFailed(Math.round((performance.now() - started) * 1e6));
+      throw err;
+    }
   }
 
   /** Stops taking requests, lets queued and running ones finish, then releases the sessions. */

@@ -40,7 +40,7 @@ export async function metadataRoutes(app: FastifyInstance, opts: MetadataOptions
   const { manager } = opts;
   const config = { auth: 'predict' as const };
 
-  app.get('/v2', { config }, async () => ({ name: 'ortserve', version: opts.serverVersion, extensions: opts.extensions }));
+  app.get('/v2', { config: { auth: 'token' } }, async () => ({ name: 'ortserve', version: opts.serverVersion, extensions: opts.extensions }));
 
   const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
     const v = manager.getReadyVersion(req.params.model, req.params.version);
