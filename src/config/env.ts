@@ -7,7 +7,8 @@ import { formatIssues } from './format-issues.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+/** Unset, empty and whitespace-only values mean "use the default" (z.coerce would read " " as 0). */
+const blankAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalString = z.preprocess(blankAsUndefined, z.string().optional());
 
 export const envSchema = z
@@ -33,6 +34,15 @@ export const envSchema = z
     MAX_QUEUE_SIZE: z.preprocess(blankAsUndefined, int(1).default(1024)),
     SHUTDOWN_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(0).default(30000)),
     WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
+
+    METRICS_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),
+    DRIFT_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
+    DRIFT_MAX_FEATURES: z.preprocess(blankAsUndefined, int(1).max(4096).default(64)),
+    DRIFT_REFERENCE_ROWS: z.preprocess(blankAsUndefined, int(10).default(1000)),
+    DRIFT_WINDOW_ROWS: z.preprocess(blankAsUndefined, int(10).default(1000)),
+    DRIFT_INTERVAL_MS: z.preprocess(blankAsUndefined, int(50).default(1000)),
+    FEEDBACK_WINDOW: z.preprocess(blankAsUndefined, int(1).default(1000)),
+    FEEDBACK_MAX_PENDING: z.preprocess(blankAsUndefined, int(1).default(100_000)),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_SECRET !== undefined && env.JWT_PUBLIC_KEY_FILE !== undefined) {
@@ -56,6 +66,10 @@ export interface Config {
   batching: { maxBatchSize: number; maxQueueDelayMs: number; maxQueueSize: number };
   shutdownTimeoutMs: number;
   warmup: boolean;
+  /** Serve /metrics on this port instead of the API port. */
+  metricsPort: number | undefined;
+  drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
+  feedback: { window: number; maxPending: number };
 }
 
 export class ConfigError extends Error {
@@ -86,5 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batching: { maxBatchSize: e.MAX_BATCH_SIZE, maxQueueDelayMs: e.MAX_QUEUE_DELAY_MS, maxQueueSize: e.MAX_QUEUE_SIZE },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     warmup: e.WARMUP,
+    metricsPort: e.METRICS_PORT,
+    drift: { enabled: e.DRIFT_ENABLED, maxFeatures: e.DRIFT_MAX_FEATURES, referenceRows: e.DRIFT_REFERENCE_ROWS, windowRows: e.DRIFT_WINDOW_ROWS, intervalMs: e.DRIFT_INTERVAL_MS },
+    feedback: { window: e.FEEDBACK_WINDOW, maxPending: e.FEEDBACK_MAX_PENDING },
   };
 }

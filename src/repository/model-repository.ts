@@ -8,6 +8,7 @@ import { type ModelConfig, ModelConfigError, parseModelConfig } from '../config/
 
 export const MODEL_FILE = 'model.onnx';
 export const CONFIG_FILE = 'config.json';
+export const BASELINE_FILE = 'baseline.json';
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_DIR = /^[1-9][0-9]{0,8}$/;
 
@@ -44,7 +45,9 @@ export class ModelRepository {
   /** Every model directory under the root, sorted by name. Throws only if the root itself is unreadable. */
   async scan(): Promise<ModelEntry[]> {
     const dirents = await fs.readdir(this.root, { withFileTypes: true });
-    const names = dirents.filter((d) => d.isDirectory() && isValidModelName(d.name)).map((d) => d.name).sort();
+    const names: string[] = [];
+    for (const d of dirents) if (isValidModelName(d.name) && (await isDirectory(this.root, d))) names.push(d.name);
+    names.sort();
     const entries = await Promise.all(names.map((name) => this.readModel(name)));
     return entries.filter((e): e is ModelEntry => e !== undefined);
   }
@@ -61,7 +64,7 @@ export class ModelRepository {
     }
     const versions: VersionEntry[] = [];
     for (const d of dirents) {
-      if (!d.isDirectory() || !VERSION_DIR.test(d.name)) continue;
+      if (!VERSION_DIR.test(d.name) || !(await isDirectory(dir, d))) continue;
       const file = path.join(dir, d.name, MODEL_FILE);
       if (await isFile(file)) versions.push({ version: Number(d.name), file });
     }
@@ -85,11 +88,37 @@ export class ModelRepository {
     return entry;
   }
 
+  /** The parsed `baseline.json` beside a version's model file, undefined when absent; throws on invalid JSON. */
+  async readBaseline(modelFile: string): Promise<unknown> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(path.dirname(modelFile), BASELINE_FILE), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new Error(`${BASELINE_FILE} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+
   /** The model file's bytes and their sha256, read once so that the digest matches what is loaded. */
   async readModelFile(file: string): Promise<ModelFile> {
     const bytes = await fs.readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256 };
+  }
+}
+
+/** Directories, and symbolic links to directories (volumes and ConfigMaps mount through links). */
+async function isDirectory(parent: string, d: import('node:fs').Dirent): Promise<boolean> {
+  if (d.isDirectory()) return true;
+  if (!d.isSymbolicLink()) return false;
+  try {
+    return (await fs.stat(path.join(parent, d.name))).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -24,10 +24,13 @@ export interface TensorMetadata {
 export type ToWorker =
   | { type: 'load'; key: string; bytes: Uint8Array; options: SessionOptions; warmup: boolean }
   | { type: 'unload'; key: string }
-  | { type: 'run'; id: number; key: string; feeds: WireTensor[]; outputNames: string[] };
+  | { type: 'run'; id: number; key: string; feeds: WireTensor[]; outputNames: string[] }
+  | { type: 'heap'; id: number }
+  | { type: 'exit' };
 
 export type FromWorker =
   | { type: 'loaded'; key: string; inputs: TensorMetadata[]; outputs: TensorMetadata[] }
   | { type: 'load-failed'; key: string; message: string }
   | { type: 'result'; id: number; outputs: WireTensor[]; computeNs: number }
-  | { type: 'run-failed'; id: number; message: string };
+  | { type: 'run-failed'; id: number; message: string }
+  | { type: 'heap'; id: number; usedBytes: number };

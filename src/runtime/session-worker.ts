@@ -112,5 +112,12 @@ port.on('message', (msg: ToWorker) => {
     case 'run':
       void run(msg.id, msg.key, msg.feeds, msg.outputNames);
       break;
+    case 'exit':
+      // Between runs by construction (session.run is synchronous on this thread); see stopThread in the pool.
+      process.exit(0);
+      break;
+    case 'heap':
+      post({ type: 'heap', id: msg.id, usedBytes: process.memoryUsage().heapUsed });
+      break;
   }
 });

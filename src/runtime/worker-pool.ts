@@ -46,6 +46,7 @@ class PoolWorker {
   inFlight = 0;
   readonly runs = new Map<number, PendingRun>();
   readonly loads = new Map<string, PendingLoad>();
+  readonly heapProbes = new Map<number, (usedBytes: number) => void>();
   constructor(thread: Worker) {
     this.thread = thread;
   }
@@ -57,6 +58,25 @@ const workerUrl = new URL(`./session-worker${fromSource ? '.ts' : '.js'}`, impor
 function startWorker(): Worker {
   if (!fromSource) return new Worker(workerUrl);
   return new Worker(new URL('./dev-worker-bootstrap.mjs', import.meta.url), { workerData: { entry: workerUrl.href } });
+}
+
+/**
+ * Asks a worker to exit between runs. `Worker.terminate()` while onnxruntime is inside `session.run` aborts the
+ * whole process (Napi::Error, SIGABRT, seen in the pool's tests), so a worker leaves by its own process.exit,
+ * which it can only reach between two runs. Threads are unref'd, so ref() keeps the loop alive until it exits.
+ */
+function stopThread(thread: Worker, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (thread.threadId === -1) return resolve();
+    thread.ref();
+    const timer = setTimeout(() => resolve(), timeoutMs);
+    timer.unref();
+    thread.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    thread.postMessage({ type: 'exit' } satisfies ToWorker);
+  });
 }
 
 export interface WorkerPoolOptions {
@@ -81,6 +101,33 @@ export class WorkerPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Sessions held across all workers (registered versions x workers). */
+  get sessionCount(): number {
+    return this.registry.size * this.workers.length;
+  }
+
+  /** V8 heap used by each worker thread, in worker order (0 for a worker that does not answer within 1 s). */
+  heapUsedBytes(): Promise<number[]> {
+    return Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<number>((resolve) => {
+            const id = this.nextRunId++;
+            const timer = setTimeout(() => {
+              w.heapProbes.delete(id);
+              resolve(0);
+            }, 1000);
+            timer.unref();
+            w.heapProbes.set(id, (bytes) => {
+              clearTimeout(timer);
+              resolve(bytes);
+            });
+            w.thread.postMessage({ type: 'heap', id } satisfies ToWorker);
+          }),
+      ),
+    );
   }
 
   /** Loads (and warms up) a session under `key` in every worker; resolves with its signature. */
@@ -127,13 +174,13 @@ export class WorkerPool {
   /** Terminates every worker; pending runs fail. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+    await Promise.all(this.workers.map((w) => stopThread(w.thread)));
   }
 
-  /** For fault tests and operators: terminate one worker as if it had crashed. */
+  /** For fault tests and operators: stop one worker as if it had crashed (it is replaced). */
   async killWorker(index: number): Promise<void> {
     const w = this.workers[index];
-    if (w) await w.thread.terminate();
+    if (w) await stopThread(w.thread);
   }
 
   private loadIn(w: PoolWorker, key: string, bytes: Uint8Array, options: SessionOptions, warmup: boolean): Promise<SessionSignature> {
@@ -187,6 +234,12 @@ export class WorkerPool {
 
   private onMessage(w: PoolWorker, msg: FromWorker): void {
     switch (msg.type) {
+      case 'heap': {
+        const probe = w.heapProbes.get(msg.id);
+        w.heapProbes.delete(msg.id);
+        probe?.(msg.usedBytes);
+        return;
+      }
       case 'loaded':
       case 'load-failed': {
         const p = w.loads.get(msg.key);

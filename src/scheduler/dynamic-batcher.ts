@@ -126,8 +126,10 @@ export class DynamicBatcher {
   close(reason: Error): void {
     this.closedWith = reason;
     if (this.timer) clearTimeout(this.timer);
-    for (const p of this.queue.drain()) p.reject(reason);
+    const dropped = this.queue.drain();
     this.queuedRows = 0;
+    if (dropped.length > 0) this.opts.events?.onQueueDepth?.(0);
+    for (const p of dropped) p.reject(reason);
     this.notifyIdle();
   }
 
@@ -190,33 +192,49 @@ export class DynamicBatcher {
     const started = performance.now();
     const first = batch[0]!;
     const totalRows = batch.reduce((n, p) => n + p.rows, 0);
-    let feeds: BatchTensor[];
-    if (batch.length === 1) {
-      feeds = first.inputs.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: t.data }));
-    } else {
-      feeds = first.inputs.map((t, i) => {
-        const parts = batch.map((p) => p.inputs[i]!.data);
-        const length = parts.reduce((n, d) => n + d.length, 0);
-        return { name: t.name, type: t.type, dims: [totalRows, ...t.dims.slice(1)], data: concat(t.info, parts, length) };
-      });
+    let running: Promise<BatchRunResult>;
+    // A runner (or concat) that throws synchronously must fail this batch like a rejected run, not escape into
+    // submit() or a promise callback with the slot still taken and the other requests never settled.
+    try {
+      let feeds: BatchTensor[];
+      if (batch.length === 1) {
+        feeds = first.inputs.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: t.data }));
+      } else {
+        feeds = first.inputs.map((t, i) => {
+          const parts = batch.map((p) => p.inputs[i]!.data);
+          const length = parts.reduce((n, d) => n + d.length, 0);
+          return { name: t.name, type: t.type, dims: [totalRows, ...t.dims.slice(1)], data: concat(t.info, parts, length) };
+        });
+      }
+      running = this.run(feeds);
+    } catch (err) {
+      running = Promise.reject(err as Error);
     }
-    this.run(feeds).then(
+    // Requests are settled before the slot is released, so whenIdle() resolves only after every request has.
+    running.then(
       (result) => {
-        this.settled(batch.length, totalRows, result.computeNs, true);
-        let offset = 0;
-        for (const p of batch) {
-          p.resolve({
-            outputs: batch.length === 1 ? result.outputs : result.outputs.map((o) => rowsOf(o, offset, p.rows, totalRows)),
-            queueNs: Math.round((started - p.enqueuedAt) * 1e6),
-            computeNs: result.computeNs,
-            batchRows: totalRows,
-          });
-          offset += p.rows;
+        let ok = true;
+        try {
+          let offset = 0;
+          for (const p of batch) {
+            p.resolve({
+              outputs: batch.length === 1 ? result.outputs : result.outputs.map((o) => rowsOf(o, offset, p.rows, totalRows)),
+              queueNs: Math.round((started - p.enqueuedAt) * 1e6),
+              computeNs: result.computeNs,
+              batchRows: totalRows,
+            });
+            offset += p.rows;
+          }
+        } catch (err) {
+          // A malformed result: fail the requests not yet answered (rejecting a resolved promise is a no-op).
+          ok = false;
+          for (const p of batch) p.reject(err as Error);
         }
+        this.settled(batch.length, totalRows, result.computeNs, ok);
       },
       (err: Error) => {
-        this.settled(batch.length, totalRows, 0, false);
         for (const p of batch) p.reject(err);
+        this.settled(batch.length, totalRows, 0, false);
       },
     );
   }
