@@ -49,3 +49,5 @@ export const ERR_BODY_TOO_LARGE = defineError('ERR_BODY_TOO_LARGE', 413, (limitB
 export const ERR_UNSUPPORTED_MEDIA_TYPE = defineError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, (type: string) =>
   `unsupported content type '${type}'; send application/json`);
 export const ERR_ROUTE_NOT_FOUND = defineError('ERR_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route ${method} ${url}`);
+export const ERR_FEEDBACK_NOT_FOUND = defineError('ERR_FEEDBACK_NOT_FOUND', 404, (model: string, id: string) =>
+  `no recent prediction of model '${model}' has id '${id}' (unknown, or forgotten: only the most recent FEEDBACK_MAX_PENDING are kept)`);

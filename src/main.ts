@@ -44,17 +44,33 @@ async function main(): Promise<void> {
   }
 
   const logger = pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' } });
-  const app = await buildServer(config, { logger });
+  let app: Awaited<ReturnType<typeof buildServer>>;
+  try {
+    app = await buildServer(config, { logger });
+  } catch (err) {
+    // A bad key file or similar: one line naming the problem, not an unhandled-rejection stack trace.
+    process.stderr.write(`ortserve: cannot start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
 
   closeWithGrace({ delay: config.shutdownTimeoutMs, logger: { error: (m: unknown) => logger.error(String(m)) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'closing after an uncaught error');
     else logger.info({ signal }, 'shutting down: draining requests');
     app.ortserve.beginShutdown();
-    await app.close();
+    // Fastify closes idle keep-alive connections once, when closing starts; a connection whose request was in
+    // flight then stays open after its answer (keep-alive), and server.close() would wait for the client to hang
+    // up until the grace period kills the process. Reap such connections as they go idle.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
     logger.info('shutdown complete');
   });
 
   await app.listen({ host: config.host, port: config.port });
+  if (app.ortserve.metricsServer) await app.ortserve.metricsServer.listen({ host: config.host, port: config.metricsPort });
   await app.ortserve.loaded;
   const models = app.ortserve.manager.list().map((m) => ({ model: m.name, versions: [...m.versions.values()].map((v) => `${v.label}:${v.state}`), ...(m.reason ? { reason: m.reason } : {}) }));
   logger.info({ models, repository: config.modelRepository }, 'models loaded');

@@ -42,9 +42,24 @@ function main(): number {
     process.stderr.write('set JWT_SECRET (the same value the server uses) or pass --key-file PRIVATE_KEY.pem\n');
     return 2;
   }
-  const key = keyFile ? { privateKeyPem: fs.readFileSync(keyFile, 'utf8') } : { secret: secret! };
   const claims = { sub: values.sub, scope: values.scope!, expiresInSeconds: expires, issuer: process.env.JWT_ISSUER || undefined, audience: process.env.JWT_AUDIENCE || undefined };
-  process.stdout.write(`${mintToken(key, claims)}\n`);
+  let key: { secret: string } | { privateKeyPem: string } = { secret: secret! };
+  if (keyFile) {
+    try {
+      key = { privateKeyPem: fs.readFileSync(keyFile, 'utf8') };
+    } catch (err) {
+      process.stderr.write(`cannot read --key-file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return 2;
+    }
+  }
+  let token: string;
+  try {
+    token = mintToken(key, claims);
+  } catch (err) {
+    process.stderr.write(`cannot sign: ${keyFile ? `--key-file ${keyFile} does not hold a PEM private key (RSA, EC or Ed25519)` : (err as Error).message}\n`);
+    return 2;
+  }
+  process.stdout.write(`${token}\n`);
   return 0;
 }
 

@@ -32,7 +32,7 @@ export const envSchema = z
     MAX_BATCH_SIZE: z.preprocess(blankAsUndefined, int(0).default(64)),
     MAX_QUEUE_DELAY_MS: z.preprocess(blankAsUndefined, z.coerce.number().min(0).default(0)),
     MAX_QUEUE_SIZE: z.preprocess(blankAsUndefined, int(1).default(1024)),
-    SHUTDOWN_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(0).default(30000)),
+    SHUTDOWN_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(1000).default(30000)),
     WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
 
     METRICS_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),

@@ -5,7 +5,7 @@
 import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import fastifyJwt from '@fastify/jwt';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERR_FORBIDDEN, ERR_UNAUTHORIZED } from '../errors.js';
 
@@ -35,6 +35,27 @@ export interface AuthOptions {
   publicKeyFile?: string;
   issuer?: string;
   audience?: string;
+}
+
+/** Reads and parses the key at start, so that a bad file stops the start with a reason naming the variable. */
+function readPublicKey(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read JWT_PUBLIC_KEY_FILE '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    createPublicKey(pem);
+  } catch {
+    throw new Error(`JWT_PUBLIC_KEY_FILE '${file}' does not hold a PEM public key (RSA, EC or Ed25519, "-----BEGIN PUBLIC KEY-----")`);
+  }
+  try {
+    algorithmsFor(pem);
+  } catch (err) {
+    throw new Error(`JWT_PUBLIC_KEY_FILE '${file}': ${(err as Error).message} (use RSA, EC P-256/P-384/P-521 or Ed25519)`);
+  }
+  return pem;
 }
 
 /** The algorithms a key may verify, pinned to its type (no `none`, no HS/RS confusion). */
@@ -81,7 +102,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
   let key: string | { public: string };
   let algorithms: string[];
   if (opts.publicKeyFile) {
-    const pem = fs.readFileSync(opts.publicKeyFile, 'utf8');
+    const pem = readPublicKey(opts.publicKeyFile);
     algorithms = algorithmsFor(pem);
     key = { public: pem };
   } else if (opts.secret) {
@@ -128,22 +149,39 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
   });
 }
 
-/** 2. Enforce: registered after the rate limiter. */
+async function enforce(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const auth = routeAuth(req);
+  if (auth === 'public') return;
+  if (!req.principal) {
+    reply.header('WWW-Authenticate', 'Bearer');
+    throw new ERR_UNAUTHORIZED(req.authFailure ?? 'unauthorized');
+  }
+  const params = (req.params ?? {}) as Record<string, string | undefined>;
+  const modelOf = req.routeOptions.config.modelOf;
+  const model = modelOf ? modelOf(params) : params.model;
+  if (!allows(req.principal, auth, model)) {
+    const needed = auth === 'admin' ? "scope 'admin'" : `scope 'predict' or 'predict:${model ?? '<model>'}'`;
+    throw new ERR_FORBIDDEN(`token for '${req.principal.sub}' lacks ${needed}`);
+  }
+}
+
+const ENFORCED = Symbol('ortserve.authEnforcedPerRoute');
+
+/**
+ * 2. Enforce: call after registering the rate limiter. Fastify runs every app-level onRequest hook before any
+ * route-level one, and @fastify/rate-limit adds its hook per route (onRoute), so an app-level enforcement hook
+ * would reject unauthenticated callers before the limiter counts them. Enforcement is therefore appended to each
+ * route's own hooks after the limiter's; the app-level hook covers a route registered before this call (and 404s).
+ */
 export function addAuthEnforcement(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? [...route.onRequest] : [route.onRequest];
+    if (!hooks.includes(enforce)) hooks.push(enforce);
+    route.onRequest = hooks;
+    route.config = { ...(route.config ?? {}), [ENFORCED]: true } as typeof route.config;
+  });
   app.addHook('onRequest', async (req, reply) => {
-    const auth = routeAuth(req);
-    if (auth === 'public') return;
-    if (!req.principal) {
-      reply.header('WWW-Authenticate', 'Bearer');
-      throw new ERR_UNAUTHORIZED(req.authFailure ?? 'unauthorized');
-    }
-    const params = (req.params ?? {}) as Record<string, string | undefined>;
-    const modelOf = req.routeOptions.config.modelOf;
-    const model = modelOf ? modelOf(params) : params.model;
-    if (!allows(req.principal, auth, model)) {
-      const needed = auth === 'admin' ? "scope 'admin'" : `scope 'predict' or 'predict:${model ?? '<model>'}'`;
-      throw new ERR_FORBIDDEN(`token for '${req.principal.sub}' lacks ${needed}`);
-    }
+    if ((req.routeOptions.config as unknown as Record<symbol, unknown>)[ENFORCED] !== true) await enforce(req, reply);
   });
 }
 

@@ -8,14 +8,14 @@ export interface ErrorBody {
   error: string;
 }
 
-export function toHttpError(err: unknown, maxBodyBytes: number): { status: number; message: string; internal: boolean } {
+export function toHttpError(err: unknown, maxBodyBytes: number, contentType?: string): { status: number; message: string; internal: boolean } {
   if (err instanceof OrtserveError) return { status: err.statusCode, message: err.message, internal: err.statusCode >= 500 && err.statusCode !== 503 && err.statusCode !== 504 };
   const e = err as FastifyError;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: new ERR_BODY_TOO_LARGE(maxBodyBytes).message, internal: false };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: new ERR_UNSUPPORTED_MEDIA_TYPE(String(e.message.split(': ').pop() ?? '')).message, internal: false };
+      return { status: 415, message: new ERR_UNSUPPORTED_MEDIA_TYPE((contentType ?? 'none').slice(0, 100)).message, internal: false };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, message: 'request body is empty; send a JSON object', internal: false };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -31,7 +31,7 @@ export function toHttpError(err: unknown, maxBodyBytes: number): { status: numbe
 
 export function installErrorHandlers(app: FastifyInstance, maxBodyBytes: number): void {
   app.setErrorHandler((err, req, reply) => {
-    const { status, message, internal } = toHttpError(err, maxBodyBytes);
+    const { status, message, internal } = toHttpError(err, maxBodyBytes, req.headers['content-type']);
     if (internal) req.log.error({ err }, 'request failed');
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
     void reply.code(status).type('application/json; charset=utf-8').send({ error: message } satisfies ErrorBody);

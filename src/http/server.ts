@@ -6,31 +6,44 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Config } from '../config/env.js';
 import { ERR_RATE_LIMITED } from '../errors.js';
 import { ModelManager } from '../lifecycle/model-manager.js';
+import type { ModelVersion } from '../lifecycle/model-version.js';
+import { FeedbackStore } from '../observability/feedback.js';
+import { Metrics } from '../observability/metrics.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
+import { driftRoutes } from './routes/drift.js';
+import { feedbackRoutes } from './routes/feedback.js';
 import { healthRoutes } from './routes/health.js';
 import { inferRoutes } from './routes/infer.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { buildMetricsServer, metricsRoutes } from './routes/metrics.js';
 import { predictV1Routes } from './routes/predict-v1.js';
 import { statsRoutes } from './routes/stats.js';
 import { SERVER_VERSION } from './version.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The model and version that served this request, for the request log. */
-    served: { model: string; version: string } | null;
+    /** The model and version that served this request, for the request log and the request metrics. */
+    served: { model: string; version: string; handle?: ModelVersion } | null;
   }
   interface FastifyInstance {
     ortserve: Ortserve;
+  }
+  interface FastifyContextConfig {
+    /** An inference route: its requests count in inference_requests_total and its duration histogram. */
+    inference?: boolean;
   }
 }
 
 export interface Ortserve {
   manager: ModelManager;
   pool: WorkerPool;
+  metrics: Metrics;
+  /** With METRICS_PORT: the server that answers /metrics (not listening yet). */
+  metricsServer: FastifyInstance | undefined;
   /** Resolves when the initial load of the repository has finished (failed models included). */
   loaded: Promise<void>;
   /** Readiness turns false first when shutdown begins. */
@@ -57,13 +70,21 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     forceCloseConnections: 'idle',
   });
 
+  const metrics = new Metrics();
   const pool = new WorkerPool({
     size: config.workerThreads,
-    onWorkerExit: (index, reason) => app.log.error({ worker: index, reason }, 'worker thread died; replacing it'),
+    onWorkerExit: (index, reason) => {
+      metrics.workerRestarts.inc();
+      app.log.error({ worker: index, reason }, 'worker thread died; replacing it');
+    },
   });
+  metrics.runtime = { workers: () => pool.size, sessions: () => pool.sessionCount, workerHeapUsedBytes: () => pool.heapUsedBytes() };
+  const feedback = new FeedbackStore(config.feedback.maxPending);
   const manager = new ModelManager({
     repository: new ModelRepository(config.modelRepository),
     pool,
+    metrics,
+    monitoring: { drift: config.drift, feedbackWindow: config.feedback.window, feedback },
     batching: config.batching,
     warmup: config.warmup,
     log: app.log,
@@ -71,14 +92,22 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   let shuttingDown = false;
   const loaded = manager.loadAll();
   loaded.catch((err: Error) => app.log.error({ err }, `cannot read the model repository ${config.modelRepository}`));
-  app.decorate('ortserve', { manager, pool, loaded, beginShutdown: () => void (shuttingDown = true) });
+  const metricsServer = config.metricsPort ? await buildMetricsServer(metrics) : undefined;
+  app.decorate('ortserve', { manager, pool, metrics, metricsServer, loaded, beginShutdown: () => void (shuttingDown = true) });
   app.decorateRequest('served', null);
 
   installErrorHandlers(app, config.maxBodyBytes);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });
+  // While draining, tell keep-alive clients to reconnect elsewhere instead of holding the connection open.
+  app.addHook('onSend', async (_req, reply) => {
+    if (shuttingDown) reply.header('Connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+    if (req.served?.handle && req.routeOptions.config.inference) req.served.handle.metrics?.requestDone(reply.statusCode, seconds);
     req.log.info(
       { method: req.method, url: req.url, model: req.served?.model, version: req.served?.version, statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 1000) / 1000 },
       'request',
@@ -99,18 +128,22 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   addAuthEnforcement(app);
 
   await registerDocs(app, SERVER_VERSION);
+  if (!metricsServer) await app.register(metricsRoutes, { metrics });
   const maxElements = config.maxBodyBytes;
   await app.register(healthRoutes, { manager, isShuttingDown: () => shuttingDown });
-  await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: ['statistics'] });
+  await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: ['statistics', 'binary_tensor_data'] });
   await app.register(inferRoutes, { manager, maxElements });
   await app.register(predictV1Routes, { manager, maxElements });
   await app.register(statsRoutes, { manager });
+  await app.register(driftRoutes, { manager });
+  await app.register(feedbackRoutes, { manager, feedback });
 
   app.addHook('onClose', async () => {
     shuttingDown = true;
     await loaded.catch(() => undefined);
     await manager.close();
     await pool.close();
+    await metricsServer?.close();
   });
   return app;
 }

@@ -5,9 +5,13 @@ import { selectVersions, type ModelConfig } from '../config/model-config.js';
 import { ERR_MODEL_NOT_FOUND, ERR_MODEL_NOT_READY, ERR_VERSION_NOT_FOUND } from '../errors.js';
 import type { ModelEntry, ModelRepository } from '../repository/model-repository.js';
 import type { WorkerPool } from '../runtime/worker-pool.js';
+import { DriftMonitor } from '../observability/drift/drift-monitor.js';
+import type { FeedbackStore } from '../observability/feedback.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ModelMonitor } from '../observability/model-monitor.js';
 import type { BatchEvents } from '../scheduler/dynamic-batcher.js';
 import { type BatchingDefaults, ModelVersion } from './model-version.js';
-import { SignatureError, toModelSignature } from './signature.js';
+import { type ModelSignature, SignatureError, type TensorSpec, toModelSignature } from './signature.js';
 
 export interface Model {
   name: string;
@@ -22,6 +26,13 @@ export interface ModelManagerOptions {
   pool: WorkerPool;
   batching: BatchingDefaults;
   warmup: boolean;
+  metrics?: Metrics;
+  /** Drift and feedback settings; without them versions are not monitored. */
+  monitoring?: {
+    drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
+    feedbackWindow: number;
+    feedback: FeedbackStore;
+  };
   /** Per-version batch events (observability subscribes here). */
   eventsFor?: (v: ModelVersion) => BatchEvents | undefined;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -70,7 +81,11 @@ export class ModelManager {
       return v;
     }
     const v = /^[1-9][0-9]{0,8}$/.test(version) ? m.versions.get(Number(version)) : undefined;
-    if (!v) throw new ERR_VERSION_NOT_FOUND(name, version);
+    if (!v) {
+      // A model that could not load at all (broken config.json) has no versions to find: say why, as 503.
+      if (m.reason && m.versions.size === 0) throw new ERR_MODEL_NOT_READY(name, version, m.reason);
+      throw new ERR_VERSION_NOT_FOUND(name, version);
+    }
     return v;
   }
 
@@ -110,6 +125,7 @@ export class ModelManager {
   private async loadVersion(model: Model, version: number, file: string): Promise<void> {
     const v = new ModelVersion(model.name, version, `${model.name}/${version}#${++this.loadSeq}`);
     model.versions.set(version, v);
+    v.metrics = this.opts.metrics?.version(model.name, v.label);
     const started = performance.now();
     try {
       const { bytes, sha256 } = await this.opts.repository.readModelFile(file);
@@ -122,7 +138,9 @@ export class ModelManager {
         this.opts.pool.unload(v.sessionKey);
         throw err;
       }
+      await this.attachMonitor(model, v, file, signature);
       v.loadedAt = new Date();
+      v.metrics?.loadDuration.set((performance.now() - started) / 1000);
       v.activate(this.opts.pool, signature, model.config, this.opts.batching, this.opts.eventsFor?.(v));
       this.opts.log?.info({ model: model.name, version: v.label, sha256, loadMs: Math.round(performance.now() - started) }, 'version ready');
     } catch (err) {
@@ -130,6 +148,32 @@ export class ModelManager {
       v.fail(reason);
       this.opts.log?.warn({ model: model.name, version: v.label, reason }, 'version failed to load');
     }
+  }
+
+  /** Drift and feedback for a version; a broken baseline.json is logged and replaced by the first rows served. */
+  private async attachMonitor(model: Model, v: ModelVersion, file: string, signature: ModelSignature): Promise<void> {
+    const mon = this.opts.monitoring;
+    if (!mon) return;
+    let baseline;
+    try {
+      const json = await this.opts.repository.readBaseline(file);
+      if (json !== undefined) baseline = DriftMonitor.parseBaseline(json);
+    } catch (err) {
+      this.opts.log?.warn({ model: model.name, version: v.label, reason: (err as Error).message }, 'baseline.json ignored; the first rows served become the reference');
+    }
+    const spec = (t: TensorSpec) => ({ name: t.name, shape: t.shape, kind: t.info.kind });
+    v.monitor = new ModelMonitor({
+      inputs: signature.inputs.map(spec),
+      outputs: signature.outputs.map(spec),
+      task: model.config.task,
+      labels: model.config.labels,
+      featureNames: model.config.feature_names,
+      baseline,
+      drift: mon.drift,
+      feedbackWindow: mon.feedbackWindow,
+      metrics: v.metrics,
+    });
+    v.feedback = mon.feedback;
   }
 }
 

@@ -5,8 +5,24 @@ import type { ModelConfig } from '../config/model-config.js';
 import { ERR_DEADLINE_EXCEEDED, ERR_INFERENCE_FAILED, ERR_MODEL_NOT_READY, ERR_QUEUE_FULL } from '../errors.js';
 import type { WorkerPool } from '../runtime/worker-pool.js';
 import { type BatchEvents, type BatchResult, DynamicBatcher, type RequestInput } from '../scheduler/dynamic-batcher.js';
+import type { FeedbackStore } from '../observability/feedback.js';
+import type { VersionMetrics } from '../observability/metrics.js';
+import type { ModelMonitor } from '../observability/model-monitor.js';
 import type { ModelSignature } from './signature.js';
 import { VersionStats } from './version-stats.js';
+
+/**
+ * onnxruntime's message without its internals (C++ source paths and signatures), one line: the client learns
+ * what failed ("GatherElements op: Out of range value in index tensor"), not how the runtime is built.
+ */
+export function runtimeReason(message: string): string {
+  return message
+    .replace(/\/[^\s]*\.(?:cc|cpp|h|hpp):\d+\s+[^\n]*?\)\s+/g, '')
+    .replace(/\[with [^\]]*\]\s*/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 500);
+}
 
 export type VersionState = 'loading' | 'ready' | 'failed' | 'draining' | 'unloaded';
 
@@ -29,6 +45,11 @@ export class ModelVersion {
   /** The worker pool's key for this version's sessions (unique per load). */
   readonly sessionKey: string;
   readonly stats = new VersionStats();
+  /** Prometheus label children, resolved at load and removed at unload. */
+  metrics: VersionMetrics | undefined;
+  /** Drift and feedback for this version (set when it becomes ready). */
+  monitor: ModelMonitor | undefined;
+  feedback: FeedbackStore | undefined;
   private batcher: DynamicBatcher | undefined;
 
   constructor(model: string, version: number, sessionKey: string) {
@@ -46,7 +67,7 @@ export class ModelVersion {
     this.batcher = new DynamicBatcher(
       (feeds) =>
         pool.run(sessionKey, feeds, outputNames).catch((err: Error) => {
-          throw new ERR_INFERENCE_FAILED(model, label, err.message);
+          throw new ERR_INFERENCE_FAILED(model, label, runtimeReason(err.message));
         }),
       {
         batched: signature.batched,
@@ -60,18 +81,24 @@ export class ModelVersion {
         events: {
           onBatch: (b) => {
             this.stats.batchExecuted(b.rows, b.computeNs, b.ok);
+            this.metrics?.batchDone(b.rows, b.computeNs / 1e9, b.ok);
             events?.onBatch?.(b);
           },
-          onQueueDepth: events?.onQueueDepth,
+          onQueueDepth: (depth) => {
+            this.metrics?.queueDepth.set(depth);
+            events?.onQueueDepth?.(depth);
+          },
         },
       },
     );
     this.state = 'ready';
+    this.metrics?.ready.set(1);
   }
 
   fail(reason: string): void {
     this.state = 'failed';
     this.reason = reason;
+    this.metrics?.ready.set(0);
   }
 
   get queueDepth(): number {
@@ -79,12 +106,23 @@ export class ModelVersion {
   }
 
   /** Queues one request's tensors; rejects with a coded error (503 not ready / queue full, 504, 500). */
-  async infer(inputs: RequestInput[], rows: number, timeoutMs?: number): Promise<BatchResult> {
+  /**
+   * Queues one request's tensors. With `responseId`, the predictions are remembered for ground-truth feedback.
+   * Rejects with a coded error (503 not ready / queue full, 504, 500).
+   */
+  async infer(inputs: RequestInput[], rows: number, timeoutMs?: number, responseId?: string): Promise<BatchResult> {
     if (this.state !== 'ready' || !this.batcher) throw new ERR_MODEL_NOT_READY(this.model, this.label, this.state);
     const started = performance.now();
+    // Before submit: the batcher may hand the input buffers to a worker thread.
+    this.monitor?.observeInputs(inputs, rows);
     try {
       const result = await this.batcher.submit(inputs, rows, timeoutMs);
+      if (this.monitor) {
+        const predictions = this.monitor.observeOutputs(result.outputs, rows);
+        if (predictions && responseId !== undefined && this.feedback) this.feedback.remember(responseId, { model: this.model, target: this.monitor, predictions });
+      }
       this.stats.requestSucceeded(Math.round((performance.now() - started) * 1e6), result.queueNs, result.computeNs);
+      this.metrics?.queueDuration.observe(result.queueNs / 1e9);
       return result;
     } catch (err) {
       this.stats.requestFailed(Math.round((performance.now() - started) * 1e6));
@@ -95,8 +133,12 @@ export class ModelVersion {
   /** Stops taking requests, lets queued and running ones finish, then releases the sessions. */
   async drain(pool: WorkerPool): Promise<void> {
     if (this.state === 'ready') this.state = 'draining';
+    this.metrics?.ready.set(0);
     if (this.batcher) await this.batcher.whenIdle();
     pool.unload(this.sessionKey);
     this.state = 'unloaded';
+    this.monitor?.close();
+    this.metrics?.remove();
+    this.metrics = undefined;
   }
 }

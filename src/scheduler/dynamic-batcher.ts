@@ -63,6 +63,8 @@ interface Pending {
   signature: string;
   enqueuedAt: number;
   deadline: number;
+  /** Set after its batch failed: it runs alone next, so one bad request cannot fail the others again. */
+  isolated?: boolean;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
@@ -172,7 +174,7 @@ export class DynamicBatcher {
     let rows = 0;
     while (this.queue.length > 0) {
       const head = this.queue.peek()!;
-      if (batch.length > 0 && (max === 0 || head.signature !== batch[0]!.signature || rows + head.rows > budget)) break;
+      if (batch.length > 0 && (max === 0 || head.isolated || batch[0]!.isolated || head.signature !== batch[0]!.signature || rows + head.rows > budget)) break;
       this.queue.shift();
       this.queuedRows -= head.rows;
       if (head.deadline < now) {
@@ -181,7 +183,7 @@ export class DynamicBatcher {
       }
       batch.push(head);
       rows += head.rows;
-      if (max === 0) break;
+      if (max === 0 || head.isolated) break;
     }
     this.opts.events?.onQueueDepth?.(this.queue.length);
     return batch;
@@ -233,7 +235,16 @@ export class DynamicBatcher {
         this.settled(batch.length, totalRows, result.computeNs, ok);
       },
       (err: Error) => {
-        for (const p of batch) p.reject(err);
+        if (batch.length > 1) {
+          // One request may have poisoned the run (an out-of-range index...): rerun each alone, first in line,
+          // so only the requests whose own run fails get the error. Their buffers are intact: a batch of
+          // several runs on a concatenated copy.
+          for (const p of batch) p.isolated = true;
+          this.queue.prepend(batch);
+          this.queuedRows += totalRows;
+        } else {
+          for (const p of batch) p.reject(err);
+        }
         this.settled(batch.length, totalRows, 0, false);
       },
     );

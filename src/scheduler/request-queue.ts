@@ -32,6 +32,12 @@ export class RequestQueue<T> {
     return item;
   }
 
+  /** Puts items back at the head, in the order given (they were taken from there). */
+  prepend(items: T[]): void {
+    this.items = items.concat(this.items.slice(this.head));
+    this.head = 0;
+  }
+
   /** Removes and returns every waiting item. */
   drain(): T[] {
     const rest = this.items.slice(this.head);

@@ -52,7 +52,7 @@ describe('loadConfig', () => {
       MAX_BATCH_SIZE: '0',
       MAX_QUEUE_DELAY_MS: '2.5',
       MAX_QUEUE_SIZE: '7',
-      SHUTDOWN_TIMEOUT_MS: '0',
+      SHUTDOWN_TIMEOUT_MS: '1000',
       WARMUP: '0',
       NODE_ENV: 'production',
       LOG_LEVEL: 'silent',
@@ -63,7 +63,7 @@ describe('loadConfig', () => {
     assert.equal(c.maxBodyBytes, 2048);
     assert.equal(c.workerThreads, 3);
     assert.deepEqual(c.batching, { maxBatchSize: 0, maxQueueDelayMs: 2.5, maxQueueSize: 7 });
-    assert.equal(c.shutdownTimeoutMs, 0);
+    assert.equal(c.shutdownTimeoutMs, 1000);
     assert.equal(c.warmup, false);
     assert.equal(c.production, true);
     assert.equal(c.logLevel, 'silent');

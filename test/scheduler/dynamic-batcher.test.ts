@@ -436,27 +436,37 @@ describe('DynamicBatcher', () => {
   });
 
   describe('failures and closing', () => {
-    it('fails only the requests of a failed run, with its error, and runs the next batch', async () => {
+    it('reruns the requests of a failed run one by one, so only the request whose own run fails gets the error', async () => {
       const runner = new FakeRunner();
       const batches: { rows: number; requests: number; ok: boolean }[] = [];
       const b = batcher(runner, { events: { onBatch: ({ rows, requests, ok }) => batches.push({ rows, requests, ok }) } });
       const first = b.submit([fp32(1, 2, 0)], 1);
-      const doomed = [track(b.submit([fp32(1, 2, 10)], 1)), track(b.submit([fp32(2, 2, 20)], 2))];
+      const poisoned = track(b.submit([fp32(1, 2, 10)], 1));
+      const innocent = b.submit([fp32(2, 2, 20)], 2);
       const next = b.submit([fp32(1, 3, 30)], 1);
       runner.runs[0]!.complete();
       await first;
       await flush();
-      const boom = new Error('boom');
-      runner.runs[1]!.fail(boom);
+      assert.equal(runner.rowsPerRun[1], 3, 'the two requests share one run');
+      runner.runs[1]!.fail(new Error('boom'));
       await flush();
-      for (const d of doomed) assert.equal(d.error, boom);
-      assert.equal(runner.runs.length, 3);
-      runner.runs[2]!.complete();
-      const r = await next;
-      assert.deepEqual(values(output(r, 'x_out')), [300, 310, 320]);
+      // Each request of the failed run runs alone, first in line, before the request that queued after them.
+      assert.equal(runner.rowsPerRun[2], 1, 'the first request reruns alone');
+      const boom = new Error('bad index');
+      runner.runs[2]!.fail(boom);
+      await flush();
+      assert.equal(poisoned.error, boom, 'the poisoned request gets its own run error');
+      assert.equal(runner.rowsPerRun[3], 2, 'the second request reruns alone');
+      runner.runs[3]!.complete();
+      assert.deepEqual(values(output(await innocent, 'x_out')), [200, 210, 220, 230]);
+      await flush();
+      runner.runs[4]!.complete();
+      assert.deepEqual(values(output(await next, 'x_out')), [300, 310, 320]);
       assert.deepEqual(batches, [
         { rows: 1, requests: 1, ok: true },
         { rows: 3, requests: 2, ok: false },
+        { rows: 1, requests: 1, ok: false },
+        { rows: 2, requests: 1, ok: true },
         { rows: 1, requests: 1, ok: true },
       ]);
     });

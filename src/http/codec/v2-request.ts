@@ -1,12 +1,14 @@
 // Decodes a V2 inference request body against a version's signature: the envelope is checked by a zod schema
 // (without walking `data`), then each input is matched to the model's input by name, datatype and shape, and its
-// data is filled into a typed array once. Every problem is a 400 naming the input and what is wrong.
+// data is filled into a typed array once, from JSON `data` or, for an input with `parameters.binary_data_size`,
+// from the binary part of the body (Triton's binary tensor extension). Every problem is a 400 naming the input.
 import { z } from 'zod';
 import { formatIssues } from '../../config/format-issues.js';
 import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
 import type { ModelSignature, TensorSpec } from '../../lifecycle/signature.js';
 import { elementCount } from '../../runtime/datatypes.js';
 import type { RequestInput } from '../../scheduler/dynamic-batcher.js';
+import { BinaryReader } from './v2-binary.js';
 import { fillTensor } from './tensor-fill.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
@@ -21,7 +23,7 @@ export const inferRequestSchema = z.object({
         shape: z.array(z.number().int().min(0).max(2 ** 31)).max(16),
         datatype: z.string().max(16),
         parameters,
-        data: z.unknown(),
+        data: z.unknown().optional(),
       }),
     )
     .min(1)
@@ -46,6 +48,15 @@ export interface DecodedRequest {
   outputNames: string[];
   id: string | undefined;
   timeoutMs: number | undefined;
+  /** Outputs to send as raw bytes after the JSON header (binary tensor extension); absent or empty: all JSON. */
+  binaryOutputs?: ReadonlySet<string>;
+}
+
+/** The bytes after the JSON header of a binary-extension body. */
+export interface BinaryPart {
+  bytes: Uint8Array;
+  /** Where the tensor bytes start (the JSON header's length). */
+  start: number;
 }
 
 export function parseEnvelope(body: unknown): InferRequestBody {
@@ -104,18 +115,54 @@ export function requestTimeoutMs(params: Record<string, unknown> | undefined, he
   return ms;
 }
 
-/** Decodes a JSON V2 request (all tensor data inline). `maxElements` bounds allocation per input. */
-export function decodeJsonRequest(sig: ModelSignature, body: unknown, maxElements: number, timeoutHeader?: string | string[]): DecodedRequest {
+/**
+ * Which of `names` go back as raw bytes: per output `parameters.binary_data`, else the request's
+ * `parameters.binary_data_output` (Triton's defaults: an output's own setting wins). Undefined when none.
+ */
+export function selectBinaryOutputs(env: InferRequestBody, names: string[]): Set<string> | undefined {
+  const all = flag(env.parameters?.binary_data_output, 'parameters.binary_data_output') ?? false;
+  const own = new Map<string, boolean>();
+  for (const o of env.outputs ?? []) {
+    const b = flag(o.parameters?.binary_data, `output '${o.name}': parameters.binary_data`);
+    if (b !== undefined) own.set(o.name, b);
+  }
+  if (!all && own.size === 0) return undefined;
+  const binary = new Set<string>();
+  for (const n of names) if (own.get(n) ?? all) binary.add(n);
+  return binary;
+}
+
+function flag(v: unknown, what: string): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  throw new ERR_BAD_REQUEST(`${what} must be true or false`);
+}
+
+/**
+ * Decodes a V2 request: all tensor data inline (`binary` absent), or a binary-extension body's JSON header and
+ * the bytes after it. `maxElements` bounds allocation per input.
+ */
+export function decodeInferRequest(sig: ModelSignature, body: unknown, maxElements: number, timeoutHeader?: string | string[], binary?: BinaryPart): DecodedRequest {
   const env = parseEnvelope(body);
+  const reader = binary ? new BinaryReader(binary.bytes, binary.start) : undefined;
   const byName = new Map<string, RequestInput>();
   for (const input of env.inputs) {
     if (byName.has(input.name)) throw new ERR_INVALID_TENSOR(input.name, 'given more than once');
     const spec = matchInput(sig, input);
     const n = elementCount(input.shape);
     if (n > maxElements) throw new ERR_INVALID_TENSOR(input.name, `shape [${input.shape.join(', ')}] has ${n} elements, more than the limit of ${maxElements}`);
-    const data = fillTensor(input.name, spec.info, input.data, n);
+    const size = input.parameters?.binary_data_size;
+    let data;
+    if (size === undefined) {
+      data = fillTensor(input.name, spec.info, input.data, n);
+    } else {
+      if (!reader) throw new ERR_INVALID_TENSOR(input.name, 'parameters.binary_data_size needs a binary body: send the JSON header length in the Inference-Header-Content-Length header');
+      if (input.data !== undefined) throw new ERR_INVALID_TENSOR(input.name, 'give either "data" or parameters.binary_data_size, not both');
+      data = reader.read(input.name, spec.info, size, n);
+    }
     byName.set(input.name, { name: input.name, type: spec.info.ort, info: spec.info, dims: input.shape, data });
   }
+  reader?.finish();
   const { inputs, rows } = assembleInputs(sig, byName);
-  return { inputs, rows, outputNames: selectOutputs(sig, env.outputs), id: env.id, timeoutMs: requestTimeoutMs(env.parameters, timeoutHeader) };
+  const outputNames = selectOutputs(sig, env.outputs);
+  return { inputs, rows, outputNames, id: env.id, timeoutMs: requestTimeoutMs(env.parameters, timeoutHeader), binaryOutputs: selectBinaryOutputs(env, outputNames) };
 }

@@ -1,8 +1,11 @@
 // Serialises V2 inference responses straight to JSON text: one pass over each output's typed array, no
 // intermediate JS arrays (measurably cheaper than Array.from + JSON.stringify on the main thread, which is the
 // bottleneck for small models). Non-finite floats become null, as JSON.stringify would write them.
+// With the binary tensor extension, chosen outputs carry `parameters.binary_data_size` instead of `data` and
+// their raw bytes follow the JSON header in the body.
 import { datatypeFromOrt, type TensorData } from '../../runtime/datatypes.js';
 import type { BatchTensor } from '../../scheduler/dynamic-batcher.js';
+import { tensorBytes } from './v2-binary.js';
 
 export function dataToJson(data: TensorData, kind: string): string {
   const n = data.length;
@@ -34,10 +37,13 @@ export function dataToJson(data: TensorData, kind: string): string {
   return `${s}]`;
 }
 
+function tensorHead(t: BatchTensor): string {
+  const datatype = datatypeFromOrt(t.type)?.v2 ?? t.type.toUpperCase();
+  return `{"name":${JSON.stringify(t.name)},"datatype":"${datatype}","shape":[${t.dims.join(',')}]`;
+}
+
 export function tensorToJson(t: BatchTensor): string {
-  const info = datatypeFromOrt(t.type);
-  const datatype = info?.v2 ?? t.type.toUpperCase();
-  return `{"name":${JSON.stringify(t.name)},"datatype":"${datatype}","shape":[${t.dims.join(',')}],"data":${dataToJson(t.data, info?.kind ?? 'float')}}`;
+  return `${tensorHead(t)},"data":${dataToJson(t.data, datatypeFromOrt(t.type)?.kind ?? 'float')}}`;
 }
 
 /** Outputs as a JSON array, keeping only `names` (in that order). */
@@ -52,4 +58,30 @@ export function outputsToJson(outputs: BatchTensor[], names: string[]): string {
 
 export function inferResponseJson(model: string, version: string, id: string, outputs: BatchTensor[], names: string[]): string {
   return `{"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(version)},"id":${JSON.stringify(id)},"outputs":${outputsToJson(outputs, names)}}`;
+}
+
+export interface BinaryResponse {
+  /** JSON header followed by the binary outputs' bytes, in the header's output order. */
+  body: Buffer;
+  /** Length of the JSON header in bytes: the Inference-Header-Content-Length response header. */
+  headerBytes: number;
+}
+
+/** A binary-extension response: outputs in `binary` are raw bytes after the header, the others inline JSON. */
+export function inferResponseBinary(model: string, version: string, id: string, outputs: BatchTensor[], names: string[], binary: ReadonlySet<string>): BinaryResponse {
+  const parts: string[] = [];
+  const chunks: Uint8Array[] = [];
+  for (const name of names) {
+    const t = outputs.find((o) => o.name === name);
+    if (!t) continue;
+    if (!binary.has(name)) {
+      parts.push(tensorToJson(t));
+      continue;
+    }
+    const bytes = tensorBytes(t.data);
+    chunks.push(bytes);
+    parts.push(`${tensorHead(t)},"parameters":{"binary_data_size":${bytes.byteLength}}}`);
+  }
+  const header = Buffer.from(`{"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(version)},"id":${JSON.stringify(id)},"outputs":[${parts.join(',')}]}`, 'utf8');
+  return { body: Buffer.concat([header, ...chunks]), headerBytes: header.byteLength };
 }

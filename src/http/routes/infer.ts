@@ -1,9 +1,11 @@
 // POST /v2/models/{m}[/versions/{v}]/infer: decode against the version's signature, queue in its batcher,
-// answer with this request's rows. `id` is echoed, or the request id when absent.
-import type { FastifyInstance } from 'fastify';
+// answer with this request's rows. `id` is echoed, or the request id when absent. Bodies are JSON or Triton's
+// binary tensor extension (see ../content-types.ts); outputs go back as JSON unless the request asks for raw bytes.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
-import { decodeJsonRequest } from '../codec/v2-request.js';
-import { inferResponseJson } from '../codec/v2-response.js';
+import { decodeInferRequest } from '../codec/v2-request.js';
+import { inferResponseBinary, inferResponseJson } from '../codec/v2-response.js';
+import { BinaryBody, registerContentTypes } from '../content-types.js';
 
 export interface InferOptions {
   manager: ModelManager;
@@ -17,14 +19,25 @@ interface Params {
 
 export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Promise<void> {
   const { manager, maxElements } = opts;
-  const handler = async (req: import('fastify').FastifyRequest<{ Params: Params }>, reply: import('fastify').FastifyReply) => {
+  registerContentTypes(app, { binaryTensors: true });
+  const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const v = manager.getReadyVersion(req.params.model, req.params.version);
-    req.served = { model: v.model, version: v.label };
-    const decoded = decodeJsonRequest(v.signature!, req.body, maxElements, req.headers['x-request-timeout-ms']);
-    const result = await v.infer(decoded.inputs, decoded.rows, decoded.timeoutMs);
-    return reply.type('application/json; charset=utf-8').send(inferResponseJson(v.model, v.label, decoded.id ?? req.id, result.outputs, decoded.outputNames));
+    req.served = { model: v.model, version: v.label, handle: v };
+    const timeoutHeader = req.headers['x-request-timeout-ms'];
+    const body = req.body;
+    const decoded =
+      body instanceof BinaryBody
+        ? decodeInferRequest(v.signature!, body.header, maxElements, timeoutHeader, { bytes: body.bytes, start: body.start })
+        : decodeInferRequest(v.signature!, body, maxElements, timeoutHeader);
+    const id = decoded.id ?? req.id;
+    const result = await v.infer(decoded.inputs, decoded.rows, decoded.timeoutMs, id);
+    if (decoded.binaryOutputs && decoded.binaryOutputs.size > 0) {
+      const res = inferResponseBinary(v.model, v.label, id, result.outputs, decoded.outputNames, decoded.binaryOutputs);
+      return reply.header('Inference-Header-Content-Length', res.headerBytes).type('application/octet-stream').send(res.body);
+    }
+    return reply.type('application/json; charset=utf-8').send(inferResponseJson(v.model, v.label, id, result.outputs, decoded.outputNames));
   };
-  const config = { auth: 'predict' as const };
+  const config = { auth: 'predict' as const, inference: true };
   app.post<{ Params: Params }>('/v2/models/:model/infer', { config }, handler);
   app.post<{ Params: Params }>('/v2/models/:model/versions/:version/infer', { config }, handler);
 }

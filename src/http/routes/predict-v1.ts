@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
 import { ERR_ROUTE_NOT_FOUND } from '../../errors.js';
 import { decodeV1Request, predictionsOf } from '../codec/v1-predict.js';
+import { registerContentTypes } from '../content-types.js';
 
 export interface PredictOptions {
   manager: ModelManager;
@@ -30,19 +31,21 @@ function target(params: Params): { model: string; version?: string } {
 
 export async function predictV1Routes(app: FastifyInstance, opts: PredictOptions): Promise<void> {
   const { manager, maxElements } = opts;
+  registerContentTypes(app, { binaryTensors: false });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const t = target(req.params);
     const v = manager.getReadyVersion(t.model, t.version);
-    req.served = { model: v.model, version: v.label };
+    req.served = { model: v.model, version: v.label, handle: v };
     const sig = v.signature!;
     const decoded = decodeV1Request(sig, req.body, maxElements);
-    const result = await v.infer(decoded.inputs, decoded.rows);
+    const result = await v.infer(decoded.inputs, decoded.rows, undefined, req.id);
     const kinds = new Map(sig.outputs.map((o) => [o.name, o.info.kind]));
     reply.header('X-Model-Version', v.label);
     return { predictions: predictionsOf(result.outputs, kinds, sig.batched) };
   };
   const config = {
     auth: 'predict' as const,
+    inference: true,
     modelOf: (p: Record<string, string | undefined>) => (p.version === undefined ? splitVerb(p.model)?.name : p.model),
   };
   app.post<{ Params: Params }>('/v1/models/:model', { config }, handler);

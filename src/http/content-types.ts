@@ -1,0 +1,84 @@
+// Request body parsers for the protocol routes. JSON goes through Fastify's own JSON parser (secure-json-parse).
+// With `binaryTensors`, a body whose request carries `Inference-Header-Content-Length: N` is Triton's binary tensor
+// extension (N bytes of JSON header, then raw tensor bytes) under any content type, JSON included. Any other
+// content type is a 415. Registered inside the route plugins that use it, so it applies to their routes only;
+// registering it again in the same or a child context replaces the parsers rather than failing.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ERR_BAD_REQUEST, ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js';
+import { HOST_IS_LITTLE_ENDIAN } from './codec/v2-binary.js';
+
+export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
+
+/** A binary-extension body: the parsed JSON header and the whole body (tensor bytes start at `start`). */
+export class BinaryBody {
+  constructor(
+    readonly header: unknown,
+    readonly bytes: Buffer,
+    readonly start: number,
+  ) {}
+}
+
+export interface ContentTypeOptions {
+  /** Accept the binary tensor extension (V2 infer routes); otherwise JSON only. */
+  binaryTensors: boolean;
+}
+
+type Done = (err: Error | null, body?: unknown) => void;
+type JsonParser = (req: FastifyRequest, body: string, done: Done) => void;
+
+/** Parses a binary-extension body; throws a 400 for a bad header length or header JSON. */
+export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonParser): BinaryBody {
+  const raw = req.headers[INFERENCE_HEADER_LENGTH];
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  if (!/^[0-9]{1,15}$/.test(text)) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length must be the JSON header's length in bytes, got ${JSON.stringify(String(raw).slice(0, 40))}`);
+  const headerBytes = Number(text);
+  if (headerBytes > body.length) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length is ${headerBytes} but the body has only ${body.length} bytes`);
+  let header: unknown;
+  let failed = false;
+  // Fastify's JSON parser calls back synchronously.
+  json(req, body.toString('utf8', 0, headerBytes), (err, value) => {
+    failed = err !== null;
+    header = value;
+  });
+  if (failed) throw new ERR_BAD_REQUEST(`the JSON header (the first ${headerBytes} bytes of the body, per Inference-Header-Content-Length) is not valid JSON`);
+  return new BinaryBody(header, body, headerBytes);
+}
+
+export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOptions): void {
+  if (opts.binaryTensors && !HOST_IS_LITTLE_ENDIAN) throw new Error('the binary tensor extension needs a little-endian host');
+  const json = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error') as JsonParser;
+  // Replace, not add: a parent context may have registered these already (adding twice throws).
+  app.removeContentTypeParser(['application/json', 'text/plain', 'application/octet-stream']);
+  const unsupported = (req: FastifyRequest) => new ERR_UNSUPPORTED_MEDIA_TYPE(String(req.headers['content-type'] ?? '(none)').slice(0, 100));
+
+  if (!opts.binaryTensors) {
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => json(req, body as string, done));
+    // No parseAs: rejected before the body is read.
+    app.addContentTypeParser('*', (req, _payload, done) => done(unsupported(req)));
+    return;
+  }
+
+  const binary = (req: FastifyRequest, body: Buffer, done: Done) => {
+    try {
+      done(null, parseBinaryBody(req, body, json));
+    } catch (err) {
+      done(err as Error);
+    }
+  };
+  // JSON is read as a Buffer so that a JSON-typed binary body is not mangled by UTF-8 decoding; the extra cost
+  // is one memcpy of the body, small next to JSON.parse.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
+    else json(req, (body as Buffer).toString('utf8'), done);
+  });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
+    else done(new ERR_BAD_REQUEST('an application/octet-stream body is a binary tensor request: send the JSON header length in the Inference-Header-Content-Length header'));
+  });
+  // Any other type (text/plain, none, ...) only with the binary header. The body is read (up to bodyLimit) before
+  // a 415, since a Fastify parser reads either always or never.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
+    else done(unsupported(req));
+  });
+}

@@ -1,0 +1,202 @@
+// Every Prometheus metric ortserve exports is defined here, in one registry. Names and labels are a contract
+// (dashboards and alerts depend on them). `model`/`version` label values come only from loaded versions: label
+// children are resolved once when a version loads (VersionMetrics) and removed when it unloads, so the request
+// path does no label lookups and cardinality stays bounded.
+import client from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+const ERROR_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 100];
+/** prom-client's default gauges whose names end in _total, which promtool rejects (a _total name is for counters). */
+const DROPPED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+export type RequestOutcome = 'success' | 'error' | 'rejected';
+
+/** What the runtime reports at scrape time (the metrics module does not import the runtime). */
+export interface RuntimeGauges {
+  workers(): number;
+  sessions(): number;
+  workerHeapUsedBytes(): Promise<number[]>;
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly vl = ['model', 'version'] as const;
+
+  readonly requests = new client.Counter({ name: 'inference_requests_total', help: 'Inference requests by outcome (success, error, rejected)', labelNames: [...this.vl, 'outcome'], registers: [this.registry] });
+  readonly rows = new client.Counter({ name: 'inference_rows_total', help: 'Rows (batch items) inferred', labelNames: this.vl, registers: [this.registry] });
+  readonly executions = new client.Counter({ name: 'inference_executions_total', help: 'onnxruntime runs', labelNames: this.vl, registers: [this.registry] });
+  readonly requestDuration = new client.Histogram({ name: 'inference_request_duration_seconds', help: 'Inference request duration, arrival to response ready', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly queueDuration = new client.Histogram({ name: 'inference_queue_duration_seconds', help: 'Time a request waited in the batcher', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly computeDuration = new client.Histogram({ name: 'inference_compute_duration_seconds', help: 'Time inside one onnxruntime run', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly batchSize = new client.Histogram({ name: 'inference_batch_size', help: 'Rows per onnxruntime run', labelNames: this.vl, buckets: BATCH_BUCKETS, registers: [this.registry] });
+  readonly queueDepth = new client.Gauge({ name: 'inference_queue_depth', help: 'Requests waiting in the batcher', labelNames: this.vl, registers: [this.registry] });
+  readonly httpDuration = new client.Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration by route template', labelNames: ['method', 'route', 'status_code'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly ready = new client.Gauge({ name: 'model_ready', help: '1 when the version is ready, 0 otherwise', labelNames: this.vl, registers: [this.registry] });
+  readonly loadDuration = new client.Gauge({ name: 'model_load_duration_seconds', help: 'Time the last load of the version took (read, create sessions in every worker, warm up)', labelNames: this.vl, registers: [this.registry] });
+  readonly inputDrift = new client.Gauge({ name: 'model_input_drift_psi', help: 'Population stability index of recent inputs vs the reference, per feature', labelNames: [...this.vl, 'input', 'feature'], registers: [this.registry] });
+  readonly predictionDrift = new client.Gauge({ name: 'model_prediction_drift_psi', help: 'Population stability index of recent predictions vs the reference', labelNames: this.vl, registers: [this.registry] });
+  readonly feedback = new client.Counter({ name: 'model_feedback_total', help: 'Ground-truth feedback rows received (classifiers), by outcome', labelNames: [...this.vl, 'outcome'], registers: [this.registry] });
+  readonly accuracy = new client.Gauge({ name: 'model_accuracy', help: 'Accuracy over the last FEEDBACK_WINDOW feedback rows', labelNames: this.vl, registers: [this.registry] });
+  readonly absoluteError = new client.Histogram({ name: 'model_feedback_absolute_error', help: 'Regression models: abs(prediction - truth) of feedback rows', labelNames: this.vl, buckets: ERROR_BUCKETS, registers: [this.registry] });
+  /** Set by whoever owns the runtime (the server), read at scrape time. */
+  runtime: RuntimeGauges | undefined;
+  readonly sessionsLoaded: client.Gauge = new client.Gauge({
+    name: 'model_sessions_loaded',
+    help: 'onnxruntime sessions held (loaded versions x worker threads)',
+    registers: [this.registry],
+    collect: (): void => this.sessionsLoaded.set(this.runtime?.sessions() ?? 0),
+  });
+  readonly workerThreads: client.Gauge = new client.Gauge({
+    name: 'runtime_worker_threads',
+    help: 'Worker threads running onnxruntime sessions',
+    registers: [this.registry],
+    collect: (): void => this.workerThreads.set(this.runtime?.workers() ?? 0),
+  });
+  readonly workerRestarts = new client.Counter({ name: 'runtime_worker_restarts_total', help: 'Worker threads that died and were replaced', registers: [this.registry] });
+  readonly workerHeapUsed: client.Gauge<'worker'> = new client.Gauge({
+    name: 'runtime_worker_heap_used_bytes',
+    help: 'V8 heap used by each worker thread (onnxruntime native memory shows in process_resident_memory_bytes)',
+    labelNames: ['worker'],
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const heaps = (await this.runtime?.workerHeapUsedBytes()) ?? [];
+      this.workerHeapUsed.reset();
+      heaps.forEach((bytes, i) => this.workerHeapUsed.labels(String(i)).set(bytes));
+    },
+  });
+  readonly shadowRequests = new client.Counter({ name: 'model_shadow_requests_total', help: 'Requests mirrored to a shadow version', labelNames: this.vl, registers: [this.registry] });
+  readonly shadowDisagreements = new client.Counter({ name: 'model_shadow_disagreements_total', help: 'Shadow answers that disagree with the primary (argmax, or difference above the tolerance)', labelNames: this.vl, registers: [this.registry] });
+  readonly shadowDifference = new client.Histogram({ name: 'model_shadow_absolute_difference', help: 'Largest absolute difference between shadow and primary outputs per request', labelNames: this.vl, buckets: ERROR_BUCKETS, registers: [this.registry] });
+  readonly trafficWeight = new client.Gauge({ name: 'model_traffic_weight', help: 'Share of unversioned traffic routed to the version (0-100)', labelNames: this.vl, registers: [this.registry] });
+
+  private readonly httpChildren = new Map<string, client.Histogram.Internal<string>>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) {
+      client.collectDefaultMetrics({ register: this.registry });
+      for (const name of DROPPED_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** Label children of one version, created now (at load time). */
+  version(model: string, version: string): VersionMetrics {
+    return new VersionMetrics(this, model, version);
+  }
+
+  /** Observes one HTTP request; children are cached per (method, route, status). */
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    const key = `${method} ${route} ${statusCode}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels(method, route, String(statusCode));
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** Pre-resolved label children of one loaded version. */
+export class VersionMetrics {
+  private readonly m: Metrics;
+  private readonly labels: { model: string; version: string };
+  private readonly extraLabelSets: Record<string, string>[] = [];
+  readonly success: client.Counter.Internal;
+  readonly error: client.Counter.Internal;
+  readonly rejected: client.Counter.Internal;
+  readonly rows: client.Counter.Internal;
+  readonly executions: client.Counter.Internal;
+  readonly requestDuration: client.Histogram.Internal<string>;
+  readonly queueDuration: client.Histogram.Internal<string>;
+  readonly computeDuration: client.Histogram.Internal<string>;
+  readonly batchSize: client.Histogram.Internal<string>;
+  readonly queueDepth: client.Gauge.Internal<string>;
+  readonly ready: client.Gauge.Internal<string>;
+  readonly loadDuration: client.Gauge.Internal<string>;
+
+  constructor(m: Metrics, model: string, version: string) {
+    this.m = m;
+    this.labels = { model, version };
+    const l = this.labels;
+    this.success = m.requests.labels({ ...l, outcome: 'success' });
+    this.error = m.requests.labels({ ...l, outcome: 'error' });
+    this.rejected = m.requests.labels({ ...l, outcome: 'rejected' });
+    this.rows = m.rows.labels(l);
+    this.executions = m.executions.labels(l);
+    this.requestDuration = m.requestDuration.labels(l);
+    this.queueDuration = m.queueDuration.labels(l);
+    this.computeDuration = m.computeDuration.labels(l);
+    this.batchSize = m.batchSize.labels(l);
+    this.queueDepth = m.queueDepth.labels(l);
+    this.ready = m.ready.labels(l);
+    this.loadDuration = m.loadDuration.labels(l);
+    // Create every child now (load time), so dashboards see zeros rather than absent series.
+    for (const c of [this.success, this.error, this.rejected, this.rows, this.executions]) c.inc(0);
+    for (const h of [m.requestDuration, m.queueDuration, m.computeDuration, m.batchSize]) h.zero(l);
+    this.queueDepth.set(0);
+    this.ready.set(0);
+  }
+
+  /** One request answered: outcome by HTTP status, and its duration. */
+  requestDone(statusCode: number, seconds: number): void {
+    if (statusCode < 400) this.success.inc();
+    else if (statusCode === 503 || statusCode === 504 || statusCode === 429) this.rejected.inc();
+    else this.error.inc();
+    this.requestDuration.observe(seconds);
+  }
+
+  batchDone(rows: number, computeSeconds: number, ok: boolean): void {
+    if (!ok) return;
+    this.executions.inc();
+    this.rows.inc(rows);
+    this.batchSize.observe(rows);
+    this.computeDuration.observe(computeSeconds);
+  }
+
+  /** A gauge or counter child with more labels than model/version (drift per feature): removed with the version. */
+  inputDrift(input: string, feature: string): client.Gauge.Internal<string> {
+    const labels = { ...this.labels, input, feature };
+    this.extraLabelSets.push(labels);
+    return this.m.inputDrift.labels(labels);
+  }
+
+  get predictionDrift(): client.Gauge.Internal<string> {
+    return this.m.predictionDrift.labels(this.labels);
+  }
+
+  feedbackCorrect(): client.Counter.Internal {
+    return this.m.feedback.labels({ ...this.labels, outcome: 'correct' });
+  }
+
+  feedbackIncorrect(): client.Counter.Internal {
+    return this.m.feedback.labels({ ...this.labels, outcome: 'incorrect' });
+  }
+
+  get accuracy(): client.Gauge.Internal<string> {
+    return this.m.accuracy.labels(this.labels);
+  }
+
+  get absoluteError(): client.Histogram.Internal<string> {
+    return this.m.absoluteError.labels(this.labels);
+  }
+
+  /** Removes every child of this version from every metric (at unload). */
+  remove(): void {
+    const l = this.labels;
+    for (const outcome of ['success', 'error', 'rejected']) this.m.requests.remove({ ...l, outcome });
+    for (const outcome of ['correct', 'incorrect']) this.m.feedback.remove({ ...l, outcome });
+    for (const metric of [this.m.rows, this.m.executions, this.m.requestDuration, this.m.queueDuration, this.m.computeDuration, this.m.batchSize, this.m.queueDepth, this.m.ready, this.m.loadDuration, this.m.predictionDrift, this.m.accuracy, this.m.absoluteError, this.m.shadowRequests, this.m.shadowDisagreements, this.m.shadowDifference, this.m.trafficWeight]) {
+      (metric as client.Gauge).remove(l);
+    }
+    for (const labels of this.extraLabelSets) this.m.inputDrift.remove(labels);
+    this.extraLabelSets.length = 0;
+  }
+}

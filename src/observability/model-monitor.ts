@@ -1,0 +1,122 @@
+// Watches one version's data, not only its traffic: input and prediction drift (DriftMonitor) and ground-truth
+// feedback (accuracy for classifiers, absolute error for regression). The request path only copies rows; PSI is
+// computed off the hot path by the drift monitor's timer.
+import { type Baseline, DriftMonitor, type DriftReport, type DriftTensor, type DriftTensorSpec } from './drift/drift-monitor.js';
+import { AccuracyWindow, type FeedbackTarget } from './feedback.js';
+import type { VersionMetrics } from './metrics.js';
+
+export type Task = 'classification' | 'regression';
+
+export interface ModelMonitorOptions {
+  inputs: DriftTensorSpec[];
+  outputs: DriftTensorSpec[];
+  task: Task | undefined;
+  labels: Record<string, string[]> | undefined;
+  featureNames: Record<string, string[]> | undefined;
+  baseline: Baseline | undefined;
+  drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
+  feedbackWindow: number;
+  metrics: VersionMetrics | undefined;
+}
+
+/** classification for a float [batch, K>1] first output, regression for [batch] or [batch, 1]. */
+export function inferTask(output: DriftTensorSpec | undefined): Task | undefined {
+  if (!output || output.kind !== 'float' || output.shape.length === 0) return undefined;
+  if (output.shape.length === 1) return 'regression';
+  if (output.shape.length === 2) return output.shape[1] === 1 ? 'regression' : 'classification';
+  return undefined;
+}
+
+export class ModelMonitor implements FeedbackTarget {
+  readonly task: Task | undefined;
+  readonly classLabels: readonly string[] | undefined;
+  private readonly output: DriftTensorSpec | undefined;
+  private readonly drift: DriftMonitor | undefined;
+  private readonly accuracy: AccuracyWindow;
+  private readonly metrics: VersionMetrics | undefined;
+
+  constructor(o: ModelMonitorOptions) {
+    this.output = o.outputs[0];
+    this.task = o.task ?? inferTask(this.output);
+    this.classLabels = this.output ? o.labels?.[this.output.name] : undefined;
+    this.accuracy = new AccuracyWindow(o.feedbackWindow);
+    this.metrics = o.metrics;
+    const metrics = o.metrics;
+    if (o.drift.enabled) {
+      this.drift = new DriftMonitor({
+        inputs: o.inputs,
+        output: this.output,
+        task: this.task,
+        featureNames: o.featureNames,
+        classLabels: this.classLabels ? [...this.classLabels] : undefined,
+        baseline: o.baseline,
+        maxFeatures: o.drift.maxFeatures,
+        referenceRows: o.drift.referenceRows,
+        windowRows: o.drift.windowRows,
+        intervalMs: o.drift.intervalMs,
+        inputGauge: (input, feature) => metrics?.inputDrift(input, feature) ?? { set: () => undefined },
+        predictionGauge: metrics?.predictionDrift ?? { set: () => undefined },
+      });
+    }
+  }
+
+  observeInputs(inputs: DriftTensor[], rows: number): void {
+    this.drift?.observeInputs(inputs, rows);
+  }
+
+  /** Records the request's outputs for drift; returns the predicted class or value per row (for feedback). */
+  observeOutputs(outputs: DriftTensor[], rows: number): Float64Array | undefined {
+    this.drift?.observeOutputs(outputs, rows);
+    if (!this.task || !this.output) return undefined;
+    const out = outputs.find((o) => o.name === this.output!.name);
+    if (!out) return undefined;
+    const data = out.data as ArrayLike<number>;
+    const predictions = new Float64Array(rows);
+    const width = rows === 0 ? 0 : data.length / rows;
+    for (let r = 0; r < rows; r++) {
+      if (this.task === 'regression') {
+        predictions[r] = Number(data[r * width]);
+        continue;
+      }
+      if (width === 1) {
+        // A single probability column: class 1 at 0.5 or above (as the drift monitor reads it).
+        predictions[r] = Number(data[r]) >= 0.5 ? 1 : 0;
+        continue;
+      }
+      let best = 0;
+      for (let k = 1; k < width; k++) if (data[r * width + k]! > data[r * width + best]!) best = k;
+      predictions[r] = best;
+    }
+    return predictions;
+  }
+
+  recordFeedback(predictions: Float64Array, truths: Float64Array): void {
+    const m = this.metrics;
+    if (this.task === 'classification') {
+      const correct = m?.feedbackCorrect();
+      const incorrect = m?.feedbackIncorrect();
+      for (let i = 0; i < truths.length; i++) {
+        const ok = predictions[i] === truths[i];
+        this.accuracy.add(ok);
+        (ok ? correct : incorrect)?.inc();
+      }
+      m?.accuracy.set(this.accuracy.accuracy);
+    } else if (this.task === 'regression') {
+      const hist = m?.absoluteError;
+      for (let i = 0; i < truths.length; i++) hist?.observe(Math.abs(predictions[i]! - truths[i]!));
+    }
+  }
+
+  /** Accuracy over the feedback window (NaN before any classifier feedback). */
+  get currentAccuracy(): { accuracy: number; rows: number } {
+    return { accuracy: this.accuracy.accuracy, rows: this.accuracy.rows };
+  }
+
+  driftReport(): DriftReport | undefined {
+    return this.drift?.report();
+  }
+
+  close(): void {
+    this.drift?.close();
+  }
+}
