@@ -36,6 +36,7 @@ export const envSchema = z
     WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
 
     METRICS_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),
+    MONITORING_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
     DRIFT_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
     DRIFT_MAX_FEATURES: z.preprocess(blankAsUndefined, int(1).max(4096).default(64)),
     DRIFT_REFERENCE_ROWS: z.preprocess(blankAsUndefined, int(10).default(1000)),
@@ -68,6 +69,8 @@ export interface Config {
   warmup: boolean;
   /** Serve /metrics on this port instead of the API port. */
   metricsPort: number | undefined;
+  /** Per-request metrics and drift; off only to measure what they cost (process metrics stay). */
+  monitoring: boolean;
   drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
   feedback: { window: number; maxPending: number };
 }
@@ -101,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     warmup: e.WARMUP,
     metricsPort: e.METRICS_PORT,
+    monitoring: e.MONITORING_ENABLED,
     drift: { enabled: e.DRIFT_ENABLED, maxFeatures: e.DRIFT_MAX_FEATURES, referenceRows: e.DRIFT_REFERENCE_ROWS, windowRows: e.DRIFT_WINDOW_ROWS, intervalMs: e.DRIFT_INTERVAL_MS },
     feedback: { window: e.FEEDBACK_WINDOW, maxPending: e.FEEDBACK_MAX_PENDING },
   };

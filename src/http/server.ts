@@ -83,8 +83,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const manager = new ModelManager({
     repository: new ModelRepository(config.modelRepository),
     pool,
-    metrics,
-    monitoring: { drift: config.drift, feedbackWindow: config.feedback.window, feedback },
+    metrics: config.monitoring ? metrics : undefined,
+    monitoring: { drift: { ...config.drift, enabled: config.drift.enabled && config.monitoring }, feedbackWindow: config.feedback.window, feedback },
     batching: config.batching,
     warmup: config.warmup,
     log: app.log,
@@ -106,7 +106,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   });
   app.addHook('onResponse', async (req, reply) => {
     const seconds = reply.elapsedTime / 1000;
-    metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+    if (config.monitoring) metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
     if (req.served?.handle && req.routeOptions.config.inference) req.served.handle.metrics?.requestDone(reply.statusCode, seconds);
     req.log.info(
       { method: req.method, url: req.url, model: req.served?.model, version: req.served?.version, statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 1000) / 1000 },

@@ -145,10 +145,13 @@ export class VersionMetrics {
     this.ready.set(0);
   }
 
-  /** One request answered: outcome by HTTP status, and its duration. */
+  /**
+   * One request answered: outcome by HTTP status, and its duration. Only requests routed to a version get here;
+   * refusals before routing (401, 403, 404, 429) show in http_request_duration_seconds alone.
+   */
   requestDone(statusCode: number, seconds: number): void {
     if (statusCode < 400) this.success.inc();
-    else if (statusCode === 503 || statusCode === 504 || statusCode === 429) this.rejected.inc();
+    else if (statusCode === 503 || statusCode === 504) this.rejected.inc();
     else this.error.inc();
     this.requestDuration.observe(seconds);
   }

@@ -27,6 +27,21 @@ export function inferTask(output: DriftTensorSpec | undefined): Task | undefined
   return undefined;
 }
 
+/**
+ * A gauge whose series appears with its first real value: a PSI that is not known yet is absent from /metrics,
+ * rather than NaN (prom-client prints "Nan", which strict parsers reject) or 0 (which would read "stable").
+ */
+function lazyGauge(create: (() => { set(v: number): void }) | undefined): { set(v: number): void } {
+  let child: { set(v: number): void } | undefined;
+  return {
+    set(v: number) {
+      if (!create || (child === undefined && !Number.isFinite(v))) return;
+      child ??= create();
+      child.set(v);
+    },
+  };
+}
+
 export class ModelMonitor implements FeedbackTarget {
   readonly task: Task | undefined;
   readonly classLabels: readonly string[] | undefined;
@@ -54,8 +69,8 @@ export class ModelMonitor implements FeedbackTarget {
         referenceRows: o.drift.referenceRows,
         windowRows: o.drift.windowRows,
         intervalMs: o.drift.intervalMs,
-        inputGauge: (input, feature) => metrics?.inputDrift(input, feature) ?? { set: () => undefined },
-        predictionGauge: metrics?.predictionDrift ?? { set: () => undefined },
+        inputGauge: (input, feature) => lazyGauge(metrics ? () => metrics.inputDrift(input, feature) : undefined),
+        predictionGauge: lazyGauge(metrics ? () => metrics.predictionDrift : undefined),
       });
     }
   }
