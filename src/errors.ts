@@ -51,3 +51,7 @@ export const ERR_UNSUPPORTED_MEDIA_TYPE = defineError('ERR_UNSUPPORTED_MEDIA_TYP
 export const ERR_ROUTE_NOT_FOUND = defineError('ERR_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route ${method} ${url}`);
 export const ERR_FEEDBACK_NOT_FOUND = defineError('ERR_FEEDBACK_NOT_FOUND', 404, (model: string, id: string) =>
   `no recent prediction of model '${model}' has id '${id}' (unknown, or forgotten: only the most recent FEEDBACK_MAX_PENDING are kept)`);
+/** A lifecycle change that conflicts with the current state (stale revision, version still routed, ...). */
+export const ERR_CONFLICT = defineError('ERR_CONFLICT', 409, (message: string) => message);
+/** An uploaded model that cannot serve (not ONNX, truncated, or its inputs/outputs differ from the live version). */
+export const ERR_UNPROCESSABLE_MODEL = defineError('ERR_UNPROCESSABLE_MODEL', 422, (message: string) => message);

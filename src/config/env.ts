@@ -36,6 +36,9 @@ export const envSchema = z
     WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
 
     METRICS_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),
+    REPOSITORY_POLL_INTERVAL_MS: z.preprocess(blankAsUndefined, int(0).default(2000)),
+    MAX_UPLOAD_BYTES: z.preprocess(blankAsUndefined, int(1024).default(1024 * 1024 * 1024)),
+    SHADOW_TOLERANCE: z.preprocess(blankAsUndefined, z.coerce.number().min(0).default(1e-3)),
     MONITORING_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
     DRIFT_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
     DRIFT_MAX_FEATURES: z.preprocess(blankAsUndefined, int(1).max(4096).default(64)),
@@ -69,6 +72,10 @@ export interface Config {
   warmup: boolean;
   /** Serve /metrics on this port instead of the API port. */
   metricsPort: number | undefined;
+  /** How often each replica re-reads the shared repository and lifecycle state; 0 turns polling off. */
+  repositoryPollIntervalMs: number;
+  maxUploadBytes: number;
+  shadowTolerance: number;
   /** Per-request metrics and drift; off only to measure what they cost (process metrics stay). */
   monitoring: boolean;
   drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
@@ -105,6 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     warmup: e.WARMUP,
     metricsPort: e.METRICS_PORT,
     monitoring: e.MONITORING_ENABLED,
+    repositoryPollIntervalMs: e.REPOSITORY_POLL_INTERVAL_MS,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    shadowTolerance: e.SHADOW_TOLERANCE,
     drift: { enabled: e.DRIFT_ENABLED, maxFeatures: e.DRIFT_MAX_FEATURES, referenceRows: e.DRIFT_REFERENCE_ROWS, windowRows: e.DRIFT_WINDOW_ROWS, intervalMs: e.DRIFT_INTERVAL_MS },
     feedback: { window: e.FEEDBACK_WINDOW, maxPending: e.FEEDBACK_MAX_PENDING },
   };

@@ -5,7 +5,11 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config/env.js';
 import { ERR_RATE_LIMITED } from '../errors.js';
+import { ModelAdmin } from '../lifecycle/model-admin.js';
 import { ModelManager } from '../lifecycle/model-manager.js';
+import { RepositoryPoller } from '../lifecycle/repository-poller.js';
+import { StateStore } from '../lifecycle/state-store.js';
+import { removeStaleTemps } from '../repository/atomic-file.js';
 import type { ModelVersion } from '../lifecycle/model-version.js';
 import { FeedbackStore } from '../observability/feedback.js';
 import { Metrics } from '../observability/metrics.js';
@@ -14,6 +18,7 @@ import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
+import { adminRoutes } from './routes/admin.js';
 import { driftRoutes } from './routes/drift.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { healthRoutes } from './routes/health.js';
@@ -40,6 +45,8 @@ declare module 'fastify' {
 
 export interface Ortserve {
   manager: ModelManager;
+  admin: ModelAdmin;
+  poller: RepositoryPoller;
   pool: WorkerPool;
   metrics: Metrics;
   /** With METRICS_PORT: the server that answers /metrics (not listening yet). */
@@ -52,6 +59,20 @@ export interface Ortserve {
 
 export interface BuildOptions {
   logger?: FastifyBaseLogger;
+}
+
+/** Removes temporary files in the repository's model folders and state folder. */
+async function cleanRepository(root: string, report: (removed: string[]) => void): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  let dirs: string[] = [];
+  try {
+    dirs = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(root, d.name));
+  } catch {
+    return;
+  }
+  const removed = (await Promise.all(dirs.map((d) => removeStaleTemps(d)))).flat();
+  if (removed.length > 0) report(removed);
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -80,8 +101,12 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   });
   metrics.runtime = { workers: () => pool.size, sessions: () => pool.sessionCount, workerHeapUsedBytes: () => pool.heapUsedBytes() };
   const feedback = new FeedbackStore(config.feedback.maxPending);
+  const repository = new ModelRepository(config.modelRepository);
+  const stateStore = new StateStore(config.modelRepository);
   const manager = new ModelManager({
-    repository: new ModelRepository(config.modelRepository),
+    repository,
+    stateStore,
+    shadowTolerance: config.shadowTolerance,
     pool,
     metrics: config.monitoring ? metrics : undefined,
     monitoring: { drift: { ...config.drift, enabled: config.drift.enabled && config.monitoring }, feedbackWindow: config.feedback.window, feedback },
@@ -90,10 +115,15 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     log: app.log,
   });
   let shuttingDown = false;
-  const loaded = manager.loadAll();
+  const admin = new ModelAdmin(manager, repository, stateStore, pool, app.log);
+  const poller = new RepositoryPoller(manager, admin, repository, config.repositoryPollIntervalMs, app.log);
+  // Leftovers of a crash (an upload or a state write cut short by kill -9) are removed before anything loads.
+  const loaded = cleanRepository(config.modelRepository, (removed) => app.log.warn({ removed }, 'removed partial files left by an interrupted write'))
+    .then(() => manager.loadAll())
+    .then(() => poller.start());
   loaded.catch((err: Error) => app.log.error({ err }, `cannot read the model repository ${config.modelRepository}`));
   const metricsServer = config.metricsPort ? await buildMetricsServer(metrics) : undefined;
-  app.decorate('ortserve', { manager, pool, metrics, metricsServer, loaded, beginShutdown: () => void (shuttingDown = true) });
+  app.decorate('ortserve', { manager, admin, poller, pool, metrics, metricsServer, loaded, beginShutdown: () => void (shuttingDown = true) });
   app.decorateRequest('served', null);
 
   installErrorHandlers(app, config.maxBodyBytes);
@@ -137,10 +167,12 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(statsRoutes, { manager });
   await app.register(driftRoutes, { manager });
   await app.register(feedbackRoutes, { manager, feedback });
+  await app.register(adminRoutes, { manager, admin, maxUploadBytes: config.maxUploadBytes });
 
   app.addHook('onClose', async () => {
     shuttingDown = true;
     await loaded.catch(() => undefined);
+    await poller.stop();
     await manager.close();
     await pool.close();
     await metricsServer?.close();

@@ -1,6 +1,9 @@
 // Loads the repository's models into the worker pool and answers "which version serves this request".
-// Default version policy: the highest ready version serves unversioned requests. A model whose config.json is
-// broken, or a version whose file does not load, is recorded as failed with its reason; the others still serve.
+// Unversioned requests follow the model's traffic table when one is set (weights, sticky routing keys, shadow),
+// else the default policy: the highest ready version. A model whose config.json is broken, or a version whose
+// file does not load, is recorded as failed with its reason; the others still serve.
+// Invariant (Triton's floor): a version being served is unloaded only by drain(), after its queue is empty, and
+// routing only ever picks ready versions.
 import { selectVersions, type ModelConfig } from '../config/model-config.js';
 import { ERR_MODEL_NOT_FOUND, ERR_MODEL_NOT_READY, ERR_VERSION_NOT_FOUND } from '../errors.js';
 import type { ModelEntry, ModelRepository } from '../repository/model-repository.js';
@@ -9,9 +12,12 @@ import { DriftMonitor } from '../observability/drift/drift-monitor.js';
 import type { FeedbackStore } from '../observability/feedback.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ModelMonitor } from '../observability/model-monitor.js';
-import type { BatchEvents } from '../scheduler/dynamic-batcher.js';
+import type { BatchEvents, BatchResult, RequestInput } from '../scheduler/dynamic-batcher.js';
 import { type BatchingDefaults, ModelVersion } from './model-version.js';
 import { type ModelSignature, SignatureError, type TensorSpec, toModelSignature } from './signature.js';
+import { emptyState, type ModelState, type StateStore } from './state-store.js';
+import { cloneInputs, mirrorToShadow } from './shadow.js';
+import { TrafficRouter } from './traffic-table.js';
 
 export interface Model {
   name: string;
@@ -19,6 +25,16 @@ export interface Model {
   /** Why the whole model cannot load (a broken config.json), if so. */
   reason?: string;
   versions: Map<number, ModelVersion>;
+  /** The traffic table in force, or null for the default policy. */
+  router: TrafficRouter | null;
+  /** The persisted state this replica has applied (revision, unloaded versions). */
+  applied: ModelState;
+}
+
+/** Where an unversioned request goes, and the shadow that gets a copy of it (if any). */
+export interface Route {
+  version: ModelVersion;
+  shadow: ModelVersion | null;
 }
 
 export interface ModelManagerOptions {
@@ -27,6 +43,10 @@ export interface ModelManagerOptions {
   batching: BatchingDefaults;
   warmup: boolean;
   metrics?: Metrics;
+  /** Shadow disagreement threshold for non-classifiers (absolute difference). */
+  shadowTolerance?: number;
+  /** Persisted lifecycle state (traffic tables, unloaded versions); without it nothing is persisted. */
+  stateStore?: StateStore;
   /** Drift and feedback settings; without them versions are not monitored. */
   monitoring?: {
     drift: { enabled: boolean; maxFeatures: number; referenceRows: number; windowRows: number; intervalMs: number };
@@ -51,8 +71,19 @@ export class ModelManager {
   /** Scans the repository and loads every model (in parallel); never rejects for one bad model. */
   async loadAll(): Promise<void> {
     const entries = await this.opts.repository.scan();
-    await Promise.all(entries.map((e) => this.loadModel(e)));
+    await Promise.all(entries.map(async (e) => this.loadModel(e, await this.readState(e.name))));
     this.initialLoadDone = true;
+  }
+
+  /** The model's persisted state; a corrupt file is logged and read as empty (the default policy serves). */
+  async readState(name: string): Promise<ModelState> {
+    if (!this.opts.stateStore) return emptyState();
+    try {
+      return await this.opts.stateStore.read(name);
+    } catch (err) {
+      this.opts.log?.warn({ model: name, reason: (err as Error).message }, 'lifecycle state ignored');
+      return emptyState();
+    }
   }
 
   /** Ready once the initial load finished and no version is still loading; failed versions do not hold it back. */
@@ -64,6 +95,10 @@ export class ModelManager {
 
   list(): Model[] {
     return [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  find(name: string): Model | undefined {
+    return this.models.get(name);
   }
 
   getModel(name: string): Model {
@@ -96,6 +131,40 @@ export class ModelManager {
     return v;
   }
 
+  /**
+   * Where a request goes: the version named (versioned URLs bypass the table), else the traffic table's pick
+   * (sticky for a routing key) and maybe its shadow, else the highest ready version. 404/503 coded errors.
+   */
+  route(name: string, version: string | undefined, routingKey: string | undefined): Route {
+    if (version !== undefined) return { version: this.getReadyVersion(name, version), shadow: null };
+    const m = this.getModel(name);
+    const router = m.router;
+    if (!router) return { version: this.getReadyVersion(name), shadow: null };
+    const picked = m.versions.get(Number(router.pick(routingKey)));
+    // The table names only ready versions when it is written; one that failed or went away since falls back to
+    // the default policy rather than failing requests.
+    const primary = picked?.state === 'ready' ? picked : this.getReadyVersion(name);
+    const mirror = router.mirror();
+    const shadow = mirror ? m.versions.get(Number(mirror.version)) : undefined;
+    return { version: primary, shadow: shadow && shadow.state === 'ready' && shadow !== primary ? shadow : null };
+  }
+
+  /**
+   * Runs a request on its route's version; with a shadow, a copy (made before the primary may hand its buffers
+   * to a worker) runs on the shadow after the primary answered, without delaying or failing it.
+   */
+  async serve(route: Route, inputs: RequestInput[], rows: number, timeoutMs?: number, responseId?: string): Promise<BatchResult> {
+    const copy = route.shadow ? cloneInputs(inputs) : undefined;
+    const result = await route.version.infer(inputs, rows, timeoutMs, responseId);
+    if (route.shadow && copy) {
+      const task = route.version.monitor?.task;
+      const first = route.version.signature?.outputs[0];
+      const classifier = task ? task === 'classification' : (first?.shape.length === 2 && (first.shape[1] ?? 0) > 1);
+      mirrorToShadow(route.shadow, copy, rows, result, classifier, this.opts.shadowTolerance ?? 1e-3, this.opts.metrics);
+    }
+    return result;
+  }
+
   /** The highest ready version, if any. */
   defaultVersion(m: Model): ModelVersion | undefined {
     let best: ModelVersion | undefined;
@@ -109,21 +178,62 @@ export class ModelManager {
     await Promise.all(all.map((v) => v.drain(this.opts.pool)));
   }
 
-  private async loadModel(entry: ModelEntry): Promise<void> {
-    const model: Model = { name: entry.name, config: entry.config, versions: new Map() };
+  /** Registers a model found on disk and loads the versions its policy and persisted state want. */
+  async loadModel(entry: ModelEntry, state: ModelState): Promise<Model> {
+    const model: Model = { name: entry.name, config: entry.config, versions: new Map(), router: null, applied: state };
     this.models.set(entry.name, model);
     if (entry.configError) {
       model.reason = entry.configError;
       this.opts.log?.warn({ model: entry.name, reason: entry.configError }, 'model not loaded: invalid config.json');
-      return;
+      return model;
     }
-    const wanted = new Set(selectVersions(entry.config.version_policy, entry.versions.map((v) => v.version)));
-    if (wanted.size === 0) model.reason = 'no version directory with a model.onnx';
-    await Promise.all(entry.versions.filter((v) => wanted.has(v.version)).map((v) => this.loadVersion(model, v.version, v.file)));
+    await Promise.all(this.wantedVersions(entry, state).map((v) => this.loadVersion(model, v.version, v.file)));
+    this.applyTraffic(model, state);
+    return model;
   }
 
-  private async loadVersion(model: Model, version: number, file: string): Promise<void> {
+  /** Versions on disk that the version policy selects and no operator unloaded. */
+  wantedVersions(entry: ModelEntry, state: ModelState): ModelEntry['versions'] {
+    if (state.modelUnloaded) return [];
+    const selected = new Set(selectVersions(entry.config.version_policy, entry.versions.map((v) => v.version)));
+    const unloaded = new Set(state.unloadedVersions);
+    return entry.versions.filter((v) => selected.has(v.version) && !unloaded.has(v.version));
+  }
+
+  /** Puts a persisted traffic table in force (it was validated when written) and records the state applied. */
+  applyTraffic(model: Model, state: ModelState): void {
+    model.applied = state;
+    model.router = state.traffic ? new TrafficRouter({ ...state.traffic, revision: state.revision }) : null;
+    if (this.opts.metrics) {
+      for (const v of model.versions.values()) {
+        const weight = model.router ? (model.router.table.weights[v.label] ?? 0) : v === this.defaultVersion(model) ? 100 : 0;
+        if (v.state === 'ready') this.opts.metrics.trafficWeight.labels(model.name, v.label).set(weight);
+      }
+    }
+  }
+
+  /** A model with no versions yet (the first upload of a new model creates it). */
+  ensureModel(name: string, config: ModelConfig): Model {
+    let model = this.models.get(name);
+    if (!model) {
+      model = { name, config, versions: new Map(), router: null, applied: emptyState() };
+      this.models.set(name, model);
+    }
+    return model;
+  }
+
+  /** Drains and unloads one version (requests already queued or running on it finish there). */
+  async unloadVersion(model: Model, version: ModelVersion): Promise<void> {
+    await version.drain(this.opts.pool);
+    this.applyTraffic(model, model.applied);
+  }
+
+  /** Loads one version from its file (state loading -> ready or failed) and returns it. */
+  async loadVersion(model: Model, version: number, file: string): Promise<ModelVersion> {
     const v = new ModelVersion(model.name, version, `${model.name}/${version}#${++this.loadSeq}`);
+    // A version loaded again replaces its unloaded (or failed) record; a serving one is never replaced.
+    const previous = model.versions.get(version);
+    if (previous && (previous.state === 'ready' || previous.state === 'loading' || previous.state === 'draining')) return previous;
     model.versions.set(version, v);
     v.metrics = this.opts.metrics?.version(model.name, v.label);
     const started = performance.now();
@@ -148,6 +258,8 @@ export class ModelManager {
       v.fail(reason);
       this.opts.log?.warn({ model: model.name, version: v.label, reason }, 'version failed to load');
     }
+    if (model.versions.get(version) === v) this.applyTraffic(model, model.applied);
+    return v;
   }
 
   /** Drift and feedback for a version; a broken baseline.json is logged and replaced by the first rows served. */

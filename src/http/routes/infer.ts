@@ -3,6 +3,7 @@
 // binary tensor extension (see ../content-types.ts); outputs go back as JSON unless the request asks for raw bytes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
+import { routingKey } from '../routing-key.js';
 import { decodeInferRequest } from '../codec/v2-request.js';
 import { inferResponseBinary, inferResponseJson } from '../codec/v2-response.js';
 import { BinaryBody, registerContentTypes } from '../content-types.js';
@@ -21,7 +22,8 @@ export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Pro
   const { manager, maxElements } = opts;
   registerContentTypes(app, { binaryTensors: true });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-    const v = manager.getReadyVersion(req.params.model, req.params.version);
+    const route = manager.route(req.params.model, req.params.version, routingKey(req.headers['x-routing-key']));
+    const v = route.version;
     req.served = { model: v.model, version: v.label, handle: v };
     const timeoutHeader = req.headers['x-request-timeout-ms'];
     const body = req.body;
@@ -30,7 +32,7 @@ export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Pro
         ? decodeInferRequest(v.signature!, body.header, maxElements, timeoutHeader, { bytes: body.bytes, start: body.start })
         : decodeInferRequest(v.signature!, body, maxElements, timeoutHeader);
     const id = decoded.id ?? req.id;
-    const result = await v.infer(decoded.inputs, decoded.rows, decoded.timeoutMs, id);
+    const result = await manager.serve(route, decoded.inputs, decoded.rows, decoded.timeoutMs, id);
     if (decoded.binaryOutputs && decoded.binaryOutputs.size > 0) {
       const res = inferResponseBinary(v.model, v.label, id, result.outputs, decoded.outputNames, decoded.binaryOutputs);
       return reply.header('Inference-Header-Content-Length', res.headerBytes).type('application/octet-stream').send(res.body);

@@ -1,6 +1,7 @@
 // POST /v1/models/{m}[/versions/{v}]:predict, the TF-Serving / KServe v1 route, with header X-Model-Version.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
+import { routingKey } from '../routing-key.js';
 import { ERR_ROUTE_NOT_FOUND } from '../../errors.js';
 import { decodeV1Request, predictionsOf } from '../codec/v1-predict.js';
 import { registerContentTypes } from '../content-types.js';
@@ -34,11 +35,12 @@ export async function predictV1Routes(app: FastifyInstance, opts: PredictOptions
   registerContentTypes(app, { binaryTensors: false });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const t = target(req.params);
-    const v = manager.getReadyVersion(t.model, t.version);
+    const route = manager.route(t.model, t.version, routingKey(req.headers['x-routing-key']));
+    const v = route.version;
     req.served = { model: v.model, version: v.label, handle: v };
     const sig = v.signature!;
     const decoded = decodeV1Request(sig, req.body, maxElements);
-    const result = await v.infer(decoded.inputs, decoded.rows, undefined, req.id);
+    const result = await manager.serve(route, decoded.inputs, decoded.rows, undefined, req.id);
     const kinds = new Map(sig.outputs.map((o) => [o.name, o.info.kind]));
     reply.header('X-Model-Version', v.label);
     return { predictions: predictionsOf(result.outputs, kinds, sig.batched) };

@@ -1,0 +1,68 @@
+// Shadow traffic: a copy of a primary request runs on the shadow version after the primary has answered. Its
+// output is never returned and it never delays or fails the primary: it is skipped when the shadow's queue is
+// busy, and its errors are only counted. Disagreement: a different argmax for classifiers, else an absolute
+// difference above the tolerance.
+import type { Metrics } from '../observability/metrics.js';
+import { allocate, type TensorData } from '../runtime/datatypes.js';
+import type { BatchResult, BatchTensor, RequestInput } from '../scheduler/dynamic-batcher.js';
+import type { ModelVersion } from './model-version.js';
+
+/** Shadow copies are dropped while the shadow already has this many requests waiting. */
+const MAX_SHADOW_QUEUE = 32;
+
+export function cloneInputs(inputs: RequestInput[]): RequestInput[] {
+  return inputs.map((t) => {
+    const data = allocate(t.info, t.data.length) as TensorData;
+    if (Array.isArray(data)) (t.data as string[]).forEach((v, i) => ((data as string[])[i] = v));
+    else (data as Float32Array).set(t.data as Float32Array);
+    return { ...t, dims: [...t.dims], data };
+  });
+}
+
+export interface ShadowComparison {
+  disagree: boolean;
+  maxAbsDifference: number;
+}
+
+/** Compares the first output of both answers row by row. */
+export function compareOutputs(primary: BatchTensor[], shadow: BatchTensor[], rows: number, classifier: boolean, tolerance: number): ShadowComparison {
+  const a = primary[0];
+  const b = shadow.find((o) => o.name === a?.name) ?? shadow[0];
+  if (!a || !b || a.data.length !== b.data.length || Array.isArray(a.data)) return { disagree: true, maxAbsDifference: Infinity };
+  const x = a.data as ArrayLike<number>;
+  const y = b.data as ArrayLike<number>;
+  let maxAbs = 0;
+  for (let i = 0; i < x.length; i++) maxAbs = Math.max(maxAbs, Math.abs(Number(x[i]) - Number(y[i])));
+  if (!classifier || rows === 0) return { disagree: maxAbs > tolerance, maxAbsDifference: maxAbs };
+  const width = x.length / rows;
+  for (let r = 0; r < rows; r++) if (argmax(x, r * width, width) !== argmax(y, r * width, width)) return { disagree: true, maxAbsDifference: maxAbs };
+  return { disagree: false, maxAbsDifference: maxAbs };
+}
+
+function argmax(d: ArrayLike<number>, start: number, width: number): number {
+  let best = 0;
+  for (let k = 1; k < width; k++) if (Number(d[start + k]) > Number(d[start + best])) best = k;
+  return best;
+}
+
+/** Fire and forget: runs the copy on the shadow and records the comparison. */
+export function mirrorToShadow(shadow: ModelVersion, inputs: RequestInput[], rows: number, primary: BatchResult, classifier: boolean, tolerance: number, metrics: Metrics | undefined): void {
+  if (shadow.queueDepth >= MAX_SHADOW_QUEUE) return;
+  const labels = { model: shadow.model, version: shadow.label };
+  let running: Promise<BatchResult>;
+  try {
+    running = shadow.infer(inputs, rows);
+  } catch {
+    return;
+  }
+  metrics?.shadowRequests.labels(labels).inc();
+  metrics?.shadowDisagreements.labels(labels).inc(0);
+  running.then(
+    (result) => {
+      const c = compareOutputs(primary.outputs, result.outputs, rows, classifier, tolerance);
+      if (c.disagree) metrics?.shadowDisagreements.labels(labels).inc();
+      if (Number.isFinite(c.maxAbsDifference)) metrics?.shadowDifference.labels(labels).observe(c.maxAbsDifference);
+    },
+    () => metrics?.shadowDisagreements.labels(labels).inc(),
+  );
+}

@@ -1,0 +1,71 @@
+// Persisted lifecycle state, one JSON file per model in `<repository>/.ortserve/<model>.json`: the traffic
+// table with its revision and a short history (for rollback), and which versions an operator unloaded. Every
+// write is atomic and happens under a lock file, so replicas sharing the repository never interleave a
+// read-modify-write; a stale revision is refused by the caller's check inside `update`.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { withFileLock, writeFileAtomic } from '../repository/atomic-file.js';
+
+export const STATE_DIR = '.ortserve';
+export const HISTORY_LENGTH = 10;
+
+const shadowSchema = z.object({ version: z.string(), fraction: z.number() }).nullable();
+const trafficSchema = z.object({ weights: z.record(z.string(), z.number()), shadow: shadowSchema });
+/** A table the model had before (null traffic: the default policy), kept for rollback. */
+const historySchema = z.object({ traffic: trafficSchema.nullable(), revision: z.number().int().min(0) });
+
+export const modelStateSchema = z.object({
+  /** Revision of the traffic table; 0 means no table was ever set. */
+  revision: z.number().int().min(0),
+  /** null: no table, the default policy (highest ready version) routes. */
+  traffic: trafficSchema.nullable(),
+  history: z.array(historySchema),
+  unloadedVersions: z.array(z.number().int().min(1)),
+  modelUnloaded: z.boolean(),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+});
+
+export type ModelState = z.infer<typeof modelStateSchema>;
+export type PersistedTraffic = z.infer<typeof trafficSchema>;
+
+export function emptyState(): ModelState {
+  return { revision: 0, traffic: null, history: [], unloadedVersions: [], modelUnloaded: false, updatedAt: new Date(0).toISOString(), updatedBy: '' };
+}
+
+export class StateStore {
+  readonly dir: string;
+  constructor(repositoryRoot: string) {
+    this.dir = path.join(repositoryRoot, STATE_DIR);
+  }
+
+  fileOf(model: string): string {
+    return path.join(this.dir, `${model}.json`);
+  }
+
+  /** The model's state; the empty state when there is no file; throws on a corrupt file. */
+  async read(model: string): Promise<ModelState> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.fileOf(model), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw err;
+    }
+    const parsed = modelStateSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(`${this.fileOf(model)} is not a valid state file`);
+    return parsed.data;
+  }
+
+  /** Read-modify-write under the model's lock; `change` may throw to abort (nothing is written). */
+  async update(model: string, by: string, change: (current: ModelState) => ModelState): Promise<ModelState> {
+    const file = this.fileOf(model);
+    return withFileLock(file, async () => {
+      const next = change(await this.read(model));
+      const stamped = { ...next, updatedAt: new Date().toISOString(), updatedBy: by };
+      await writeFileAtomic(file, `${JSON.stringify(stamped, null, 2)}\n`);
+      return stamped;
+    });
+  }
+}
