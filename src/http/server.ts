@@ -18,7 +18,7 @@ import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
-import { adminRoutes } from './routes/admin.js';
+import { type AdminOptions, adminRoutes } from './routes/admin.js';
 import { driftRoutes } from './routes/drift.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { healthRoutes } from './routes/health.js';
@@ -49,6 +49,8 @@ export interface Ortserve {
   poller: RepositoryPoller;
   pool: WorkerPool;
   metrics: Metrics;
+  /** With ADMIN_PORT: the server that answers the admin API (not listening yet). */
+  adminServer: FastifyInstance | undefined;
   /** With METRICS_PORT: the server that answers /metrics (not listening yet). */
   metricsServer: FastifyInstance | undefined;
   /** Resolves when the initial load of the repository has finished (failed models included). */
@@ -59,6 +61,19 @@ export interface Ortserve {
 
 export interface BuildOptions {
   logger?: FastifyBaseLogger;
+}
+
+/**
+ * ADMIN_PORT: the admin API on its own listener (e.g. reachable only inside the cluster), with the same token
+ * checks and error bodies as the API port; the API port then serves no admin route.
+ */
+async function buildAdminServer(config: Config, log: FastifyBaseLogger, opts: AdminOptions): Promise<FastifyInstance> {
+  const admin = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, bodyLimit: config.maxBodyBytes });
+  installErrorHandlers(admin, config.maxBodyBytes);
+  await admin.register(authPlugin, config.jwt);
+  addAuthEnforcement(admin);
+  await admin.register(adminRoutes, opts);
+  return admin;
 }
 
 /** Removes temporary files in the repository's model folders and state folder. */
@@ -123,7 +138,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     .then(() => poller.start());
   loaded.catch((err: Error) => app.log.error({ err }, `cannot read the model repository ${config.modelRepository}`));
   const metricsServer = config.metricsPort ? await buildMetricsServer(metrics) : undefined;
-  app.decorate('ortserve', { manager, admin, poller, pool, metrics, metricsServer, loaded, beginShutdown: () => void (shuttingDown = true) });
+  app.decorate('ortserve', { manager, admin, poller, pool, metrics, metricsServer, adminServer: undefined, loaded, beginShutdown: () => void (shuttingDown = true) });
   app.decorateRequest('served', null);
 
   installErrorHandlers(app, config.maxBodyBytes);
@@ -167,7 +182,9 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(statsRoutes, { manager });
   await app.register(driftRoutes, { manager });
   await app.register(feedbackRoutes, { manager, feedback });
-  await app.register(adminRoutes, { manager, admin, maxUploadBytes: config.maxUploadBytes });
+  const adminServer = config.adminPort ? await buildAdminServer(config, app.log, { manager, admin, maxUploadBytes: config.maxUploadBytes }) : undefined;
+  if (!adminServer) await app.register(adminRoutes, { manager, admin, maxUploadBytes: config.maxUploadBytes });
+  app.ortserve.adminServer = adminServer;
 
   app.addHook('onClose', async () => {
     shuttingDown = true;
@@ -176,6 +193,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     await manager.close();
     await pool.close();
     await metricsServer?.close();
+    await app.ortserve.adminServer?.close();
   });
   return app;
 }
