@@ -36,6 +36,7 @@ export const envSchema = z
     WARMUP: z.preprocess(blankAsUndefined, flag.default(true)),
 
     METRICS_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),
+    REDIS_URL: z.preprocess(blankAsUndefined, z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
     ADMIN_PORT: z.preprocess(blankAsUndefined, int(1).max(65535).optional()),
     REPOSITORY_POLL_INTERVAL_MS: z.preprocess(blankAsUndefined, int(0).default(2000)),
     MAX_UPLOAD_BYTES: z.preprocess(blankAsUndefined, int(1024).default(1024 * 1024 * 1024)),
@@ -73,6 +74,8 @@ export interface Config {
   warmup: boolean;
   /** Serve /metrics on this port instead of the API port. */
   metricsPort: number | undefined;
+  /** Shared rate-limit counters for many replicas (fail open when Redis is down). */
+  redisUrl: string | undefined;
   /** Serve the admin API on this port instead of the API port. */
   adminPort: number | undefined;
   /** How often each replica re-reads the shared repository and lifecycle state; 0 turns polling off. */
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     monitoring: e.MONITORING_ENABLED,
     adminPort: e.ADMIN_PORT,
+    redisUrl: e.REDIS_URL,
     repositoryPollIntervalMs: e.REPOSITORY_POLL_INTERVAL_MS,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     shadowTolerance: e.SHADOW_TOLERANCE,

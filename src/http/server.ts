@@ -18,6 +18,7 @@ import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
+import { createRedisClient } from './rate-limit-store.js';
 import { type AdminOptions, adminRoutes } from './routes/admin.js';
 import { driftRoutes } from './routes/drift.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -161,8 +162,11 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
 
   await app.register(authPlugin, config.jwt);
   if (config.rateLimit.max > 0) {
+    const redis = config.redisUrl ? createRedisClient(config.redisUrl, app.log, metrics.rateLimitStoreErrors) : undefined;
+    if (redis) app.addHook('onClose', async () => void redis.disconnect());
     await app.register(rateLimit, {
       global: true,
+      ...(redis ? { redis, nameSpace: 'ortserve-rate-limit-', skipOnError: true } : {}),
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
       hook: 'onRequest',

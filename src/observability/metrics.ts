@@ -65,6 +65,7 @@ export class Metrics {
       heaps.forEach((bytes, i) => this.workerHeapUsed.labels(String(i)).set(bytes));
     },
   });
+  readonly rateLimitStoreErrors = new client.Counter({ name: 'rate_limit_store_errors_total', help: 'Errors of the shared rate-limit store (Redis); requests are served without a shared limit meanwhile', registers: [this.registry] });
   readonly shadowRequests = new client.Counter({ name: 'model_shadow_requests_total', help: 'Requests mirrored to a shadow version', labelNames: this.vl, registers: [this.registry] });
   readonly shadowDisagreements = new client.Counter({ name: 'model_shadow_disagreements_total', help: 'Shadow answers that disagree with the primary (argmax, or difference above the tolerance)', labelNames: this.vl, registers: [this.registry] });
   readonly shadowDifference = new client.Histogram({ name: 'model_shadow_absolute_difference', help: 'Largest absolute difference between shadow and primary outputs per request', labelNames: this.vl, buckets: ERROR_BUCKETS, registers: [this.registry] });
