@@ -150,14 +150,18 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   app.addHook('onSend', async (_req, reply) => {
     if (shuttingDown) reply.header('Connection', 'close');
   });
+  const logRequests = ['trace', 'debug', 'info'].includes(app.log.level);
   app.addHook('onResponse', async (req, reply) => {
     const seconds = reply.elapsedTime / 1000;
     if (config.monitoring) metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
     if (req.served?.handle && req.routeOptions.config.inference) req.served.handle.metrics?.requestDone(reply.statusCode, seconds);
-    req.log.info(
-      { method: req.method, url: req.url, model: req.served?.model, version: req.served?.version, statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 1000) / 1000 },
-      'request',
-    );
+    // Guarded: building the line's object costs main-thread time even when pino would drop it.
+    if (logRequests) {
+      req.log.info(
+        { method: req.method, url: req.url, model: req.served?.model, version: req.served?.version, statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 1000) / 1000 },
+        'request',
+      );
+    }
   });
 
   await app.register(authPlugin, config.jwt);

@@ -34,6 +34,9 @@ export function emptyState(): ModelState {
   return { revision: 0, traffic: null, history: [], unloadedVersions: [], modelUnloaded: false, updatedAt: new Date(0).toISOString(), updatedBy: '' };
 }
 
+/** A state file that is not JSON or not a valid state. */
+export class CorruptStateError extends Error {}
+
 export class StateStore {
   readonly dir: string;
   constructor(repositoryRoot: string) {
@@ -44,26 +47,48 @@ export class StateStore {
     return path.join(this.dir, `${model}.json`);
   }
 
-  /** The model's state; the empty state when there is no file; throws on a corrupt file. */
+  /** The model's state; the empty state when there is no file; throws CorruptStateError on a corrupt file. */
   async read(model: string): Promise<ModelState> {
+    const file = this.fileOf(model);
     let text: string;
     try {
-      text = await fs.readFile(this.fileOf(model), 'utf8');
+      text = await fs.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
       throw err;
     }
-    const parsed = modelStateSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`${this.fileOf(model)} is not a valid state file`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      // Not a SyntaxError: the HTTP layer would report that as the client's malformed body.
+      throw new CorruptStateError(`${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = modelStateSchema.safeParse(json);
+    if (!parsed.success) throw new CorruptStateError(`${file} is not a valid state file`);
     return parsed.data;
   }
 
-  /** Read-modify-write under the model's lock; `change` may throw to abort (nothing is written). */
+  /**
+   * Read-modify-write under the model's lock; `change` may throw to abort (nothing is written). A corrupt file
+   * reads as the empty state, as it did when the server started (it serves the default policy), so an admin
+   * action can repair it; the corrupt bytes are kept beside it as `<model>.json.corrupt`.
+   */
   async update(model: string, by: string, change: (current: ModelState) => ModelState): Promise<ModelState> {
     const file = this.fileOf(model);
     return withFileLock(file, async () => {
-      const next = change(await this.read(model));
-      const stamped = { ...next, updatedAt: new Date().toISOString(), updatedBy: by };
+      let current: ModelState;
+      let corrupt = false;
+      try {
+        current = await this.read(model);
+      } catch (err) {
+        if (!(err instanceof CorruptStateError)) throw err;
+        current = emptyState();
+        corrupt = true;
+      }
+      const next = change(current);
+      const stamped = { ...next, history: next.history.slice(-HISTORY_LENGTH), updatedAt: new Date().toISOString(), updatedBy: by };
+      if (corrupt) await fs.copyFile(file, `${file}.corrupt`);
       await writeFileAtomic(file, `${JSON.stringify(stamped, null, 2)}\n`);
       return stamped;
     });
