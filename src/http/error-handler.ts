@@ -31,7 +31,7 @@ export function toHttpError(err: unknown, maxBodyBytes: number, contentType?: st
 
 export function installErrorHandlers(app: FastifyInstance, maxBodyBytes: number): void {
   app.setErrorHandler((err, req, reply) => {
-    const { status, message, internal } = toHttpError(err, maxBodyBytes, req.headers['content-type']);
+    const { status, message, internal } = toHttpError(err, req.routeOptions.bodyLimit ?? maxBodyBytes, req.headers['content-type']);
     if (internal) req.log.error({ err }, 'request failed');
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
     void reply.code(status).type('application/json; charset=utf-8').send({ error: message } satisfies ErrorBody);

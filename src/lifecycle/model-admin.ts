@@ -162,7 +162,13 @@ export class ModelAdmin {
       }
       const before = this.describe(name);
       const model = live ?? this.manager.ensureModel(name, (await this.repository.readModel(name))?.config ?? {});
-      const state = await this.store.update(name, opts.by, (s) => ({ ...s, modelUnloaded: false, unloadedVersions: s.unloadedVersions.filter((x) => x !== Number(version)) }));
+      const onDisk = (await this.repository.readModel(name))?.versions.map((v) => v.version) ?? [];
+      const state = await this.store.update(name, opts.by, (s) => {
+        // Uploading into an unloaded model serves the new version only: the others stay unloaded, across restarts.
+        const others = s.modelUnloaded ? onDisk.filter((x) => x !== Number(version)) : [];
+        const unloadedVersions = [...new Set([...s.unloadedVersions, ...others])].filter((x) => x !== Number(version)).sort((a, b) => a - b);
+        return { ...s, modelUnloaded: false, unloadedVersions };
+      });
       model.applied = state;
       const v = await this.manager.loadVersion(model, Number(version), path.join(versionDir, MODEL_FILE));
       this.audit(opts.by, 'upload version', `${name}/${version}`, before, this.describe(name));

@@ -187,7 +187,17 @@ export class ModelManager {
       this.opts.log?.warn({ model: entry.name, reason: entry.configError }, 'model not loaded: invalid config.json');
       return model;
     }
-    await Promise.all(this.wantedVersions(entry, state).map((v) => this.loadVersion(model, v.version, v.file)));
+    const wanted = this.wantedVersions(entry, state);
+    // Versions an operator unloaded stay listed as unloaded (503 on their URL, as before a restart).
+    const wantedSet = new Set(wanted.map((v) => v.version));
+    const unloaded = new Set(state.unloadedVersions);
+    for (const v of entry.versions) {
+      if (wantedSet.has(v.version) || !(state.modelUnloaded || unloaded.has(v.version))) continue;
+      const record = new ModelVersion(model.name, v.version, `${model.name}/${v.version}#${++this.loadSeq}`);
+      record.state = 'unloaded';
+      model.versions.set(v.version, record);
+    }
+    await Promise.all(wanted.map((v) => this.loadVersion(model, v.version, v.file)));
     this.applyTraffic(model, state);
     return model;
   }

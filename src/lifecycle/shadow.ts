@@ -45,24 +45,28 @@ function argmax(d: ArrayLike<number>, start: number, width: number): number {
   return best;
 }
 
-/** Fire and forget: runs the copy on the shadow and records the comparison. */
+/**
+ * Fire and forget: runs the copy on the shadow and records the comparison. The shadow may have left `ready`
+ * since the request was routed (the table changed and it was unloaded): then no copy is sent, and a copy that
+ * finishes after the unload records nothing, since recording would create its label children again.
+ */
 export function mirrorToShadow(shadow: ModelVersion, inputs: RequestInput[], rows: number, primary: BatchResult, classifier: boolean, tolerance: number, metrics: Metrics | undefined): void {
-  if (shadow.queueDepth >= MAX_SHADOW_QUEUE) return;
+  if (shadow.state !== 'ready' || shadow.queueDepth >= MAX_SHADOW_QUEUE) return;
   const labels = { model: shadow.model, version: shadow.label };
-  let running: Promise<BatchResult>;
-  try {
-    running = shadow.infer(inputs, rows);
-  } catch {
-    return;
-  }
+  const running = shadow.infer(inputs, rows);
   metrics?.shadowRequests.labels(labels).inc();
   metrics?.shadowDisagreements.labels(labels).inc(0);
+  // ModelVersion.drain() removes the children and drops `metrics` once the version is unloaded.
+  const loaded = () => shadow.metrics !== undefined;
   running.then(
     (result) => {
+      if (!loaded()) return;
       const c = compareOutputs(primary.outputs, result.outputs, rows, classifier, tolerance);
       if (c.disagree) metrics?.shadowDisagreements.labels(labels).inc();
       if (Number.isFinite(c.maxAbsDifference)) metrics?.shadowDifference.labels(labels).observe(c.maxAbsDifference);
     },
-    () => metrics?.shadowDisagreements.labels(labels).inc(),
+    () => {
+      if (loaded()) metrics?.shadowDisagreements.labels(labels).inc();
+    },
   );
 }
