@@ -117,7 +117,13 @@ export class ModelAdmin {
       const v = this.manager.getVersion(name, version);
       if (m.router?.routesTo(v.label)) throw new ERR_CONFLICT(`version '${v.label}' of model '${name}' still receives traffic (weight or shadow); change the traffic table first`);
       const before = this.describe(name);
-      const state = await this.store.update(name, by, (s) => ({ ...s, unloadedVersions: [...new Set([...s.unloadedVersions, v.version])].sort((a, b) => a - b) }));
+      const state = await this.store.update(name, by, (s) => {
+        // The persisted table is the fleet's truth: another replica may have routed to it since this one polled.
+        if ((s.traffic?.weights[v.label] ?? 0) > 0 || s.traffic?.shadow?.version === v.label) {
+          throw new ERR_CONFLICT(`version '${v.label}' of model '${name}' still receives traffic (weight or shadow); change the traffic table first`);
+        }
+        return { ...s, unloadedVersions: [...new Set([...s.unloadedVersions, v.version])].sort((a, b) => a - b) };
+      });
       m.applied = state;
       if (isLive(v)) await this.manager.unloadVersion(m, v);
       this.audit(by, 'unload version', `${name}/${v.label}`, before, this.describe(name));
@@ -161,6 +167,20 @@ export class ModelAdmin {
         throw err;
       }
       const before = this.describe(name);
+      try {
+        return await this.register(name, version, versionDir, sha256, live, opts.by, before);
+      } catch (err) {
+        // Nothing may be left behind by a failed upload: the client's retry must not meet a 409.
+        await fs.rm(versionDir, { recursive: true, force: true });
+        throw err;
+      }
+    });
+  }
+
+  /** After the rename: records the new version in the state and loads it. */
+  private async register(name: string, version: string, versionDir: string, sha256: string, live: Model | undefined, by: string, before: Record<string, string>): Promise<UploadResult> {
+    const opts = { by };
+    {
       const model = live ?? this.manager.ensureModel(name, (await this.repository.readModel(name))?.config ?? {});
       const onDisk = (await this.repository.readModel(name))?.versions.map((v) => v.version) ?? [];
       const state = await this.store.update(name, opts.by, (s) => {
@@ -173,7 +193,7 @@ export class ModelAdmin {
       const v = await this.manager.loadVersion(model, Number(version), path.join(versionDir, MODEL_FILE));
       this.audit(opts.by, 'upload version', `${name}/${version}`, before, this.describe(name));
       return { model: name, version, sha256, state: v.state, ...(v.reason ? { reason: v.reason } : {}) };
-    });
+    }
   }
 
   /** PUT /admin/models/{m}/traffic. `expectedRevision` (optional) must be the revision being replaced. */
@@ -192,6 +212,7 @@ export class ModelAdmin {
         if (expectedRevision !== undefined && expectedRevision !== s.revision) {
           throw new ERR_CONFLICT(`stale revision: the table is at revision ${s.revision}, not ${expectedRevision}; GET it and try again`);
         }
+        refuseUnloaded(name, s, table);
         return pushTable(s, { weights: table.weights, shadow: table.shadow });
       });
       this.manager.applyTraffic(m, state);
@@ -209,7 +230,10 @@ export class ModelAdmin {
       const state = await this.store.update(name, by, (s) => {
         const previous = s.history[s.history.length - 1];
         if (!previous) throw new ERR_CONFLICT(`model '${name}' has no earlier traffic table to roll back to`);
-        if (previous.traffic) this.requireReady(m, previous.traffic);
+        if (previous.traffic) {
+          this.requireReady(m, previous.traffic);
+          refuseUnloaded(name, s, previous.traffic);
+        }
         return { ...s, traffic: previous.traffic, history: s.history.slice(0, -1), revision: s.revision + 1 };
       });
       this.manager.applyTraffic(m, state);
@@ -246,6 +270,16 @@ export class ModelAdmin {
 
   private audit(who: string, what: string, target: string, before: unknown, after: unknown): void {
     this.log?.info({ audit: true, who, what, target, before, after }, `admin: ${what} ${target}`);
+  }
+}
+
+/** A table may not name a version the fleet unloaded (another replica may have done it since this one polled). */
+function refuseUnloaded(name: string, s: ModelState, table: PersistedTraffic): void {
+  const named = [...Object.entries(table.weights).filter(([, w]) => w > 0).map(([v]) => v), ...(table.shadow ? [table.shadow.version] : [])];
+  for (const label of named) {
+    if (s.modelUnloaded || s.unloadedVersions.includes(Number(label))) {
+      throw new ERR_CONFLICT(`version '${label}' of model '${name}' was unloaded; load it again before routing to it (the table is unchanged)`);
+    }
   }
 }
 

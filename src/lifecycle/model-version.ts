@@ -138,6 +138,8 @@ export class ModelVersion {
     pool.unload(this.sessionKey);
     this.state = 'unloaded';
     this.monitor?.close();
+    // Unloaded versions stay listed; their drift rings must not (remembered feedback keeps the monitor alive).
+    this.monitor = undefined;
     this.metrics?.remove();
     this.metrics = undefined;
   }

@@ -52,9 +52,13 @@ export class RepositoryPoller {
   /** One pass over every model directory. */
   async tick(): Promise<void> {
     const entries = await this.repository.scan();
-    for (const entry of entries) {
+    for (const scanned of entries) {
       if (this.stopped) return;
-      await this.admin.withModelLock(entry.name, () => this.sync(entry));
+      // Re-read inside the lock: an admin action (an upload) may have changed the folder since the scan.
+      await this.admin.withModelLock(scanned.name, async () => {
+        const entry = await this.repository.readModel(scanned.name);
+        if (entry) await this.sync(entry);
+      });
     }
   }
 

@@ -46,7 +46,7 @@ export class ModelMonitor implements FeedbackTarget {
   readonly task: Task | undefined;
   readonly classLabels: readonly string[] | undefined;
   private readonly output: DriftTensorSpec | undefined;
-  private readonly drift: DriftMonitor | undefined;
+  private drift: DriftMonitor | undefined;
   private readonly accuracy: AccuracyWindow;
   private readonly metrics: VersionMetrics | undefined;
 
@@ -133,5 +133,6 @@ export class ModelMonitor implements FeedbackTarget {
 
   close(): void {
     this.drift?.close();
+    this.drift = undefined;
   }
 }

@@ -4,6 +4,7 @@
 // directory (replicas on one volume).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
 export const TEMP_PREFIX = '.tmp-';
@@ -51,23 +52,25 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 }
 
 /**
- * Runs `fn` while holding `<file>.lock` (created with O_EXCL). A lock older than `staleMs` is taken over (its
- * holder died). Waits up to `timeoutMs`.
+ * Runs `fn` while holding `<file>.lock` (created with O_EXCL; it names its holder as "host pid"). A lock is taken
+ * over when its holder is a dead process on this host (kill -9 during a write) or when it is older than `staleMs`
+ * (a holder on another host that died). Waits up to `timeoutMs`, which is longer than `staleMs`, so a lock left
+ * by a crash never makes a writer give up.
  */
-export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 5000, staleMs = 10_000): Promise<T> {
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 15_000, staleMs = 10_000): Promise<T> {
   const lock = `${file}.lock`;
   await fs.mkdir(path.dirname(lock), { recursive: true });
   const deadline = Date.now() + timeoutMs;
+  const me = `${os.hostname()} ${process.pid}`;
   for (;;) {
     try {
       const h = await fs.open(lock, 'wx');
-      await h.writeFile(`${process.pid}\n`);
+      await h.writeFile(`${me}\n`);
       await h.close();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await fs.stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleMs) {
+      if (await isStaleLock(lock, staleMs)) {
         await fs.rm(lock, { force: true });
         continue;
       }
@@ -79,6 +82,21 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeou
     return await fn();
   } finally {
     await fs.rm(lock, { force: true });
+  }
+}
+
+async function isStaleLock(lock: string, staleMs: number): Promise<boolean> {
+  const [st, text] = await Promise.all([fs.stat(lock).catch(() => undefined), fs.readFile(lock, 'utf8').catch(() => '')]);
+  if (!st) return false;
+  if (Date.now() - st.mtimeMs > staleMs) return true;
+  const [host, pidText] = text.trim().split(' ');
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
