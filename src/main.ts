@@ -72,7 +72,13 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   if (app.ortserve.metricsServer) await app.ortserve.metricsServer.listen({ host: config.host, port: config.metricsPort });
   if (app.ortserve.adminServer) await app.ortserve.adminServer.listen({ host: config.host, port: config.adminPort });
-  await app.ortserve.loaded;
+  try {
+    await app.ortserve.loaded;
+  } catch (err) {
+    process.stderr.write(`ortserve: cannot read the model repository ${config.modelRepository}: ${(err as Error).message}\n`);
+    await app.close().catch(() => undefined);
+    process.exit(2);
+  }
   const models = app.ortserve.manager.list().map((m) => ({ model: m.name, versions: [...m.versions.values()].map((v) => `${v.label}:${v.state}`), ...(m.reason ? { reason: m.reason } : {}) }));
   logger.info({ models, repository: config.modelRepository }, 'models loaded');
   if (devToken) process.stdout.write(devTokenNotice(config, devToken));
