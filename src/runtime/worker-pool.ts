@@ -47,6 +47,10 @@ class PoolWorker {
   readonly runs = new Map<number, PendingRun>();
   readonly loads = new Map<string, PendingLoad>();
   readonly heapProbes = new Map<number, (usedBytes: number) => void>();
+  /** Set once the worker is given up (died, or killed): its pending work has been failed exactly once. */
+  dead = false;
+  /** Fails its pending work and schedules a replacement (set by the pool). */
+  die: (reason: string) => void = () => undefined;
   constructor(thread: Worker) {
     this.thread = thread;
   }
@@ -180,7 +184,11 @@ export class WorkerPool {
   /** For fault tests and operators: stop one worker as if it had crashed (it is replaced). */
   async killWorker(index: number): Promise<void> {
     const w = this.workers[index];
-    if (w) await stopThread(w.thread);
+    if (!w) return;
+    // As a crash would: its runs in flight fail now and a replacement starts; the thread itself leaves between
+    // two runs (terminating it inside session.run would abort the process) and its late answers are ignored.
+    w.die('killed');
+    await stopThread(w.thread);
   }
 
   private loadIn(w: PoolWorker, key: string, bytes: Uint8Array, options: SessionOptions, warmup: boolean): Promise<SessionSignature> {
@@ -196,7 +204,8 @@ export class WorkerPool {
     thread.unref();
     thread.on('message', (msg: FromWorker) => this.onMessage(w, msg));
     const onDeath = (reason: string) => {
-      if (this.workers[index] !== w) return;
+      if (w.dead || this.workers[index] !== w) return;
+      w.dead = true;
       const failure = new RunError(`worker thread exited (${reason})`);
       for (const p of w.runs.values()) p.reject(failure);
       for (const p of w.loads.values()) p.reject(failure);
@@ -216,6 +225,7 @@ export class WorkerPool {
       }, delayMs);
       timer.unref();
     };
+    w.die = onDeath;
     thread.on('error', (err) => onDeath(err.message));
     thread.on('exit', (code) => onDeath(`exit code ${code}`));
     w.ready = ready;
