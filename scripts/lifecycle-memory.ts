@@ -6,13 +6,11 @@
 // cycle 10 and at the end, the growth between them and per cycle; exits 1 if that growth exceeds 50 MB.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mintToken } from '../src/http/token.js';
+import { freePort } from '../test/helpers/process.js';
+import { removeRepo, ROOT, tempRepo } from '../test/helpers/repo.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CYCLES = Number(process.argv[2] ?? 200);
 const WARM_CYCLES = 10;
 const LIMIT_MB = 50;
@@ -26,14 +24,6 @@ const ROW = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype:
 if (!Number.isInteger(CYCLES) || CYCLES <= WARM_CYCLES) {
   process.stderr.write(`usage: node --import tsx scripts/lifecycle-memory.ts [cycles > ${WARM_CYCLES}]\n`);
   process.exit(2);
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 function rssMb(pid: number): number {
@@ -76,8 +66,7 @@ async function heaps(base: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-lifecycle-memory-'));
-  fs.cpSync(path.join(ROOT, 'models'), repo, { recursive: true });
+  const repo = tempRepo('ortserve-lifecycle-memory-');
   const bytes = new Uint8Array(fs.readFileSync(path.join(repo, 'breast_cancer/2/model.onnx')));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -102,7 +91,7 @@ async function main(): Promise<void> {
   });
   const cleanup = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    fs.rmSync(repo, { recursive: true, force: true });
+    removeRepo(repo);
   };
   process.on('exit', cleanup);
   try {

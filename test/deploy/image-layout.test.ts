@@ -8,22 +8,14 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/process.js';
 import { ROOT, TEST_SECRET, token } from '../helpers/server.js';
 import { copyTarget, execForm, parseCopy, parseDockerfile, parseEnv, type Stage } from './dockerfile.js';
 
 const IS_ROOT = process.getuid?.() === 0;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /** Every path below `dir` (not following links), with its size and mtime, for a before/after comparison. */
 async function snapshot(dir: string, skip: (rel: string) => boolean, rel = ''): Promise<string[]> {

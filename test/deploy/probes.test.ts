@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
+import { freePort } from '../helpers/process.js';
 import { BUNDLED_MODELS, ROOT, type Started, startServer } from '../helpers/server.js';
 import { parseDockerfile, parseHealthcheck } from './dockerfile.js';
 import { KUSTOMIZATIONS, containerEnv, containerPort, kubectlSkip, one, render, server } from './manifests.js';
@@ -142,10 +143,7 @@ describe("the image's HEALTHCHECK command", () => {
   });
 
   it('exits 1 when nothing listens on PORT', async () => {
-    const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    const port = await freePort();
     assert.equal(await healthcheck(port), 1);
   });
 });

@@ -8,21 +8,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { BUNDLED_MODELS, auth, startServer, type Started } from '../helpers/server.js';
+import { prng } from '../helpers/random.js';
 
 const ROWS = 64;
 const TOLERANCE = 1e-5;
-
-/** mulberry32: a small deterministic PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 8x8 images with integer pixels 0..16, as in the digits data set. */
 function digitImages(rows: number, seed: number): Float32Array {

@@ -3,10 +3,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/process.js';
 import { BUNDLED_MODELS, ROOT, auth, startServer, type Started } from '../helpers/server.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -14,14 +14,6 @@ const PROMETHEUS = '/usr/bin/prometheus';
 const prometheusSkip = existsSync(PROMETHEUS) || process.env.CI === 'true' ? false : `${PROMETHEUS} not found (Debian package prometheus); set CI=true to make this a failure`;
 const REQUESTS = 7;
 const WAIT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** Polls `probe` every 250 ms until it returns a value or WAIT_MS passes (then returns the last value seen). */
 async function poll<T>(probe: () => Promise<T | undefined>, done: (v: T | undefined) => boolean): Promise<T | undefined> {

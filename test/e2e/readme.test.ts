@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort } from '../helpers/process.js';
 import { ROOT } from '../helpers/server.js';
 
 function walkthrough(): string {
@@ -12,14 +12,6 @@ function walkthrough(): string {
   const m = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
   assert.ok(m, 'README.md has a walkthrough block');
   return m[1]!;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 describe('README walkthrough', () => {

@@ -2,36 +2,12 @@
 // two servers, one subject, one limit; Redis down -> requests still served (fail open) and the errors counted.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePort, waitForPort } from '../helpers/process.js';
 import { BUNDLED_MODELS, auth, startServer, type Started } from '../helpers/server.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 const skip = !hasRedis && process.env.CI !== 'true' ? 'redis-server is not installed (apt-get install -y redis-server; .ci/run installs it)' : false;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1', () => {
-        sock.end();
-        resolve(true);
-      });
-      sock.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('rate limit shared through Redis', { skip }, () => {
   let redis: ChildProcess;
@@ -40,7 +16,7 @@ describe('rate limit shared through Redis', { skip }, () => {
   before(async () => {
     const port = await freePort();
     redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitForPort(port);
+    await waitForPort(port, 10_000, 'redis');
     const env = { MODEL_REPOSITORY: BUNDLED_MODELS, RATE_LIMIT_MAX: '6', RATE_LIMIT_WINDOW: '60000', REDIS_URL: `redis://127.0.0.1:${port}`, REPOSITORY_POLL_INTERVAL_MS: '0' };
     a = await startServer(env);
     b = await startServer(env);

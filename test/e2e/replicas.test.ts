@@ -3,13 +3,12 @@
 // directory copied in by hand is picked up by both, two admins writing the same revision at once get one 200 and
 // one 409, and a restarted replica comes back serving the same table.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BUNDLED_MODELS, ROOT, TEST_SECRET, token } from '../helpers/server.js';
+import { kill, request, spawnReady, type ServerProcess } from '../helpers/process.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
+import { BUNDLED_MODELS, serverEnv, token } from '../helpers/server.js';
 
 const POLL_MS = 500;
 /** A generous bound on convergence (one poll interval plus a model load is expected): a hang guard, not a SLO. */
@@ -19,82 +18,17 @@ const ADMIN = `Bearer ${token('admin', 'replica-admin', 600)}`;
 const PREDICT = `Bearer ${token('predict', 'replica-client', 600)}`;
 const ROW = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 5) / 5) }] });
 
-interface Server {
+interface Server extends ServerProcess {
   name: string;
-  child: ChildProcess;
-  port: number;
-  log: string[];
-  exited: Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function spawnServer(name: string, repo: string, pollMs = POLL_MS, logLevel = 'warn'): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      MODEL_REPOSITORY: repo,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      JWT_SECRET: TEST_SECRET,
-      RATE_LIMIT_MAX: '0',
-      LOG_LEVEL: logLevel,
-      WORKER_THREADS: '1',
-      REPOSITORY_POLL_INTERVAL_MS: String(pollMs),
-      SHUTDOWN_TIMEOUT_MS: '5000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log: string[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gone) throw new Error(`replica ${name} exited before it was ready:\n${log.join('')}`);
-    if (Date.now() > deadline) throw new Error(`replica ${name} not ready within 30 s:\n${log.join('')}`);
-    const res = await fetch(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined);
-    if (res) {
-      await res.arrayBuffer();
-      if (res.status === 200) return { name, child, port, log, exited };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const env = serverEnv(repo, { LOG_LEVEL: logLevel, WORKER_THREADS: '1', REPOSITORY_POLL_INTERVAL_MS: String(pollMs), SHUTDOWN_TIMEOUT_MS: '5000' });
+  return { ...(await spawnReady(env, `replica ${name}`)), name };
 }
 
-async function kill(s: Server, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill(signal);
-  await s.exited;
-}
-
-async function call(s: Server, method: string, url: string, body?: unknown, authz = ADMIN): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: authz };
-  let payload: RequestInit['body'];
-  if (body instanceof Uint8Array) {
-    payload = body;
-    headers['content-type'] = 'application/octet-stream';
-  } else if (body !== undefined) {
-    payload = typeof body === 'string' ? body : JSON.stringify(body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`http://127.0.0.1:${s.port}${url}`, { method, headers, body: payload });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
+function call(s: Server, method: string, url: string, body?: unknown, authz = ADMIN): Promise<{ status: number; body: any }> {
+  return request(s.port, method, url, body, { authorization: authz });
 }
 
 interface VersionView {
@@ -142,14 +76,13 @@ describe('two replicas on one repository directory (real processes, polling ever
   const all: Server[] = [];
 
   before(async () => {
-    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-replicas-'));
-    fs.cpSync(BUNDLED_MODELS, repo, { recursive: true });
+    repo = tempRepo('ortserve-replicas-');
     [a, b] = await Promise.all([spawnServer('A', repo), spawnServer('B', repo)]);
     all.push(a, b);
   });
   after(async () => {
     await Promise.all(all.map((s) => kill(s)));
-    fs.rmSync(repo, { recursive: true, force: true });
+    removeRepo(repo);
   });
 
   it('applies on B a traffic table written through A within a few poll intervals', { timeout: 30_000 }, async () => {
@@ -309,15 +242,14 @@ describe("a replica's own poller and its uploads", () => {
   let s: Server | undefined;
   after(async () => {
     if (s) await kill(s);
-    fs.rmSync(repo, { recursive: true, force: true });
+    removeRepo(repo);
   });
 
   it(
     'keeps a version it has just uploaded ready until someone unloads it (traffic can name it at once)',
     { timeout: 40_000 },
     async () => {
-      repo = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-poller-upload-'));
-      fs.cpSync(BUNDLED_MODELS, repo, { recursive: true });
+      repo = tempRepo('ortserve-poller-upload-');
       // A short interval so that a poll often starts while an upload holds the model's lock.
       s = await spawnServer('P (polls every 50 ms)', repo, 50, 'info');
       assert.equal((await call(s, 'PUT', '/admin/models/breast_cancer/traffic', { weights: { '2': 100 } })).status, 200);

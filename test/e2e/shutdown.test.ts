@@ -2,69 +2,21 @@
 // requests is in flight drains them all (every request the server accepted is answered 200), late arrivals get 503,
 // and the process exits 0 before the grace period ends; SIGINT does the same.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { ROOT, TEST_SECRET, token } from '../helpers/server.js';
+import { type ServerProcess as Proc, spawnServer as spawnProcess, waitReady } from '../helpers/process.js';
+import { serverEnv, token } from '../helpers/server.js';
 
 const GRACE_MS = 20_000;
 const CONCURRENCY = 64;
 const ROWS = 64;
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+function spawnServer(extraEnv: Record<string, string> = {}): Promise<Proc> {
+  return spawnProcess(serverEnv('models', { LOG_LEVEL: 'info', WORKER_THREADS: '2', SHUTDOWN_TIMEOUT_MS: String(GRACE_MS), ...extraEnv }));
 }
 
-interface Proc {
-  child: ChildProcess;
-  port: number;
-  out: { stdout: string; stderr: string };
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function spawnServer(extraEnv: Record<string, string> = {}): Promise<Proc> {
-  const port = await freePort();
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    JWT_SECRET: TEST_SECRET,
-    MODEL_REPOSITORY: 'models',
-    LOG_LEVEL: 'info',
-    WORKER_THREADS: '2',
-    RATE_LIMIT_MAX: '0',
-    SHUTDOWN_TIMEOUT_MS: String(GRACE_MS),
-    ...extraEnv,
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, port, out, exited };
-}
-
-async function waitReady(p: Proc): Promise<void> {
-  let gone = false;
-  void p.exited.then(() => (gone = true));
-  for (;;) {
-    if (gone) throw new Error(`server exited before it was ready:\n${p.out.stderr}\n${p.out.stdout}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${p.port}/v2/health/ready`);
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Ready, with no deadline of its own: each test's timeout bounds the wait. */
+const ready = (p: Proc) => waitReady(p, 'server', Infinity);
 
 interface Outcome {
   id: string;
@@ -126,7 +78,7 @@ describe('graceful shutdown of the real process', () => {
   it('drains in-flight inference on SIGTERM: every accepted request gets 200, then exit 0 within the grace period', { timeout: 55_000 }, async (t) => {
     const p = await spawnServer();
     started.push(p);
-    await waitReady(p);
+    await ready(p);
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const authz = `Bearer ${token('predict', 'loadgen', 600)}`;
@@ -222,7 +174,7 @@ describe('graceful shutdown of the real process', () => {
     // grace timeout with exit code 1.
     const p = await spawnServer();
     started.push(p);
-    await waitReady(p);
+    await ready(p);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const rows = 4000;
     const payload = JSON.stringify({ inputs: [{ name: 'image', shape: [rows, 1, 8, 8], datatype: 'FP32', data: new Array(rows * 64).fill(0.5) }] });
@@ -245,7 +197,7 @@ describe('graceful shutdown of the real process', () => {
   it('exits 0 on SIGINT', { timeout: 30_000 }, async () => {
     const p = await spawnServer();
     started.push(p);
-    await waitReady(p);
+    await ready(p);
     const res = await fetch(`http://127.0.0.1:${p.port}/v2/models/digits`, { headers: { authorization: `Bearer ${token('predict')}` } });
     assert.equal(res.status, 200);
     await res.arrayBuffer();

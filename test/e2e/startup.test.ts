@@ -2,50 +2,19 @@
 // set, the production refusal, every environment problem listed at once, and the request log (one JSON line per
 // request, never the Authorization header or the token).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ROOT, TEST_SECRET, token } from '../helpers/server.js';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-interface Proc {
-  child: ChildProcess;
-  port: number;
-  out: { stdout: string; stderr: string };
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+import { kill, type ServerProcess as Proc, spawnServer as spawnProcess } from '../helpers/process.js';
+import { TEST_SECRET, token } from '../helpers/server.js';
 
 const running: Proc[] = [];
 
 /** Spawns the server with only these variables (plus PATH/HOME), so no JWT config leaks in from the test's shell. */
 async function spawnServer(env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
-  const full: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    MODEL_REPOSITORY: 'models',
-    WORKER_THREADS: '1',
-    ...env,
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const p = { child, port, out, exited };
+  const p = await spawnProcess({ MODEL_REPOSITORY: 'models', WORKER_THREADS: '1', ...env });
   running.push(p);
   return p;
 }
@@ -63,8 +32,7 @@ async function waitFor(p: Proc, pattern: RegExp): Promise<RegExpExecArray> {
 }
 
 async function stop(p: Proc): Promise<number | null> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  return (await p.exited).code;
+  return (await kill(p, 'SIGTERM')).code;
 }
 
 after(async () => {

@@ -3,14 +3,13 @@
 // Two moments: while the body is still arriving (sent slowly), and once the server has begun writing the
 // version's staging directory (`<repo>/<model>/.tmp-*`, seen through fs.watch).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BUNDLED_MODELS, ROOT, TEST_SECRET, token } from '../helpers/server.js';
+import { kill, request, spawnReady, type ServerProcess as Server } from '../helpers/process.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
+import { BUNDLED_MODELS, serverEnv, token } from '../helpers/server.js';
 
 const MODEL_V2_BYTES = fs.readFileSync(path.join(BUNDLED_MODELS, 'breast_cancer/2/model.onnx'));
 const ADMIN = `Bearer ${token('admin', 'crash-admin', 600)}`;
@@ -18,80 +17,16 @@ const PREDICT = `Bearer ${token('predict', 'crash-client', 600)}`;
 const ROW = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 3) / 3) }] });
 const TABLE = { weights: { '1': 30, '2': 70 } };
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  log: string[];
-  exited: Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function spawnServer(repo: string): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      MODEL_REPOSITORY: repo,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      JWT_SECRET: TEST_SECRET,
-      RATE_LIMIT_MAX: '0',
-      LOG_LEVEL: 'warn',
-      WORKER_THREADS: '1',
-      REPOSITORY_POLL_INTERVAL_MS: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log: string[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gone) throw new Error(`server exited before it was ready:\n${log.join('')}`);
-    if (Date.now() > deadline) throw new Error(`server not ready within 30 s:\n${log.join('')}`);
-    const res = await fetch(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined);
-    if (res) {
-      await res.arrayBuffer();
-      if (res.status === 200) return { child, port, log, exited };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function spawnServer(repo: string): Promise<Server> {
+  return spawnReady(serverEnv(repo, { WORKER_THREADS: '1', REPOSITORY_POLL_INTERVAL_MS: '0' }));
 }
 
 async function kill9(s: Server): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-  await s.exited;
+  await kill(s, 'SIGKILL');
 }
 
-async function call(s: Server, method: string, url: string, body?: unknown, authz = ADMIN): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: authz };
-  let payload: RequestInit['body'];
-  if (body instanceof Uint8Array) {
-    payload = body;
-    headers['content-type'] = 'application/octet-stream';
-  } else if (body !== undefined) {
-    payload = typeof body === 'string' ? body : JSON.stringify(body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`http://127.0.0.1:${s.port}${url}`, { method, headers, body: payload });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
+function call(s: Server, method: string, url: string, body?: unknown, authz = ADMIN): Promise<{ status: number; body: any }> {
+  return request(s.port, method, url, body, { authorization: authz });
 }
 
 /** What a restart must reproduce: each version's state and checksum, and the traffic table. */
@@ -150,8 +85,7 @@ describe('kill -9 during an upload (real process)', () => {
   const modelDir = () => path.join(repo, 'breast_cancer');
 
   before(async () => {
-    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-upload-crash-'));
-    fs.cpSync(BUNDLED_MODELS, repo, { recursive: true });
+    repo = tempRepo('ortserve-upload-crash-');
     s = await spawnServer(repo);
     started.push(s);
     assert.equal((await call(s, 'PUT', '/admin/models/breast_cancer/traffic', TABLE)).status, 200);
@@ -159,7 +93,7 @@ describe('kill -9 during an upload (real process)', () => {
   });
   after(async () => {
     await Promise.all(started.map(kill9));
-    fs.rmSync(repo, { recursive: true, force: true });
+    removeRepo(repo);
   });
 
   /** Restarts on the same repository and checks that it serves exactly the last good state. */

@@ -4,14 +4,13 @@
 // be 2xx and come from a version the table gave 100% at some moment while the request was out.
 // Second case: requests queued on a version finish on it when the version is deleted, and later ones are refused.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { BUNDLED_MODELS, ROOT, TEST_SECRET, token } from '../helpers/server.js';
+import { kill, request, spawnReady, type ServerProcess } from '../helpers/process.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
+import { BUNDLED_MODELS, serverEnv, token } from '../helpers/server.js';
 
 const LOAD_MS = 20_000;
 const CLIENTS = 32;
@@ -21,90 +20,22 @@ const ADMIN = `Bearer ${token('admin', 'zero-downtime-admin', 600)}`;
 const PREDICT = `Bearer ${token('predict', 'zero-downtime-client', 600)}`;
 const ROW = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 7) / 7) }] });
 
-interface Server {
-  child: ChildProcess;
-  port: number;
+interface Server extends ServerProcess {
   repo: string;
-  log: string[];
-  exited: Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-function tempRepo(): string {
-  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-zero-downtime-'));
-  fs.cpSync(BUNDLED_MODELS, repo, { recursive: true });
-  return repo;
-}
-
+/** The server on `repo`, a copy of models/ that stopServer deletes. */
 async function spawnServer(repo: string, env: Record<string, string> = {}): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      MODEL_REPOSITORY: repo,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      JWT_SECRET: TEST_SECRET,
-      RATE_LIMIT_MAX: '0',
-      LOG_LEVEL: 'warn',
-      WORKER_THREADS: '2',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log: string[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const s = { child, port, repo, log, exited };
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gone) throw new Error(`server exited before it was ready:\n${log.join('')}`);
-    if (Date.now() > deadline) throw new Error(`server not ready within 30 s:\n${log.join('')}`);
-    const res = await fetch(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined);
-    if (res) {
-      await res.arrayBuffer();
-      if (res.status === 200) return s;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return { ...(await spawnReady(serverEnv(repo, { WORKER_THREADS: '2', ...env }))), repo };
 }
 
 async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-  await s.exited;
-  fs.rmSync(s.repo, { recursive: true, force: true });
+  await kill(s, 'SIGKILL');
+  removeRepo(s.repo);
 }
 
-async function call(s: Server, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const init: RequestInit = { method, headers: { authorization: ADMIN, ...headers } };
-  if (body instanceof Uint8Array) {
-    init.body = body;
-    (init.headers as Record<string, string>)['content-type'] = 'application/octet-stream';
-  } else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(`http://127.0.0.1:${s.port}${url}`, init);
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed };
+function call(s: Server, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return request(s.port, method, url, body, { authorization: ADMIN });
 }
 
 interface Answer {
@@ -168,7 +99,7 @@ describe('zero downtime during traffic flips, uploads and unloads (real process)
   });
 
   it('answers every unversioned request 2xx from a version the table named while 32 clients call it for 20 s', { timeout: 80_000 }, async () => {
-    const s = await spawnServer(tempRepo());
+    const s = await spawnServer(tempRepo('ortserve-zero-downtime-'));
     servers.push(s);
     const flips: Flip[] = [];
     const adminFailures: string[] = [];
@@ -259,7 +190,7 @@ describe('zero downtime during traffic flips, uploads and unloads (real process)
     // Requests wait in the queue up to 5 s for a batch of 64 rows to fill, so the burst is still queued when the
     // DELETE arrives.
     // Polling off: one server, and a poll racing the upload could unload version 3 (see replicas.test.ts).
-    const s = await spawnServer(tempRepo(), { MAX_QUEUE_DELAY_MS: '5000', MAX_BATCH_SIZE: '64', REPOSITORY_POLL_INTERVAL_MS: '0' });
+    const s = await spawnServer(tempRepo('ortserve-zero-downtime-'), { MAX_QUEUE_DELAY_MS: '5000', MAX_BATCH_SIZE: '64', REPOSITORY_POLL_INTERVAL_MS: '0' });
     servers.push(s);
     assert.equal((await call(s, 'PUT', '/admin/models/breast_cancer/traffic', { weights: { '2': 100 } })).status, 200);
     const up = await call(s, 'PUT', '/admin/models/breast_cancer/versions/3', new Uint8Array(MODEL_V2_BYTES));

@@ -1,19 +1,24 @@
 // Test helpers: a real ortserve on loopback (or for inject()), real HS256 tokens, the repo's model folders.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config/env.js';
 import { buildServer } from '../../src/http/server.js';
 import { mintToken } from '../../src/http/token.js';
+import { FIXTURE_MODELS } from './repo.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BUNDLED_MODELS = path.join(ROOT, 'models');
-export const FIXTURE_MODELS = path.join(ROOT, 'test/fixtures/models');
+export { BUNDLED_MODELS, FIXTURE_MODELS, ROOT } from './repo.js';
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghij';
 
 /** A config as the environment would give it, with a known secret and no rate limit unless overridden. */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ MODEL_REPOSITORY: FIXTURE_MODELS, JWT_SECRET: TEST_SECRET, RATE_LIMIT_MAX: '0', LOG_LEVEL: 'silent', WORKER_THREADS: '2', ...env });
+}
+
+/**
+ * The environment a spawned server (helpers/process.ts) runs with in the e2e tests: repository `repo`, the test
+ * secret, no rate limit, warn logs; `env` adds to it or overrides it.
+ */
+export function serverEnv(repo: string, env: Record<string, string> = {}): Record<string, string> {
+  return { MODEL_REPOSITORY: repo, JWT_SECRET: TEST_SECRET, RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn', ...env };
 }
 
 export function token(scope = 'predict', sub = 'tester', expiresInSeconds = 600): string {

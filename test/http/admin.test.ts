@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../src/http/server.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
 import { auth, BUNDLED_MODELS, FIXTURE_MODELS, startServer, testConfig, token, type Started } from '../helpers/server.js';
 
 const ADMIN = auth('admin', 'alice');
@@ -24,15 +24,20 @@ const ROW = new Array<number>(30).fill(1);
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** A private copy of models/ in a temporary folder. */
-function tempRepo(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-admin-'));
-  fs.cpSync(BUNDLED_MODELS, dir, { recursive: true });
-  return dir;
-}
-
 async function serve(dir: string, env: Record<string, string> = {}): Promise<Started> {
   return startServer({ MODEL_REPOSITORY: dir, REPOSITORY_POLL_INTERVAL_MS: '0', ...env }, false);
+}
+
+/** A server (for inject) on its own fresh copy of models/, with polling off. */
+async function serveCopy(env: Record<string, string> = {}): Promise<{ dir: string; s: Started }> {
+  const dir = tempRepo('ortserve-admin-');
+  return { dir, s: await serve(dir, env) };
+}
+
+/** Closes a serveCopy server, then deletes its copy. */
+async function stopCopy(s: Started, dir: string): Promise<void> {
+  await s.close();
+  removeRepo(dir);
 }
 
 interface Reply {
@@ -79,14 +84,8 @@ function assertError(res: Reply, status: number, message: string | RegExp): void
 describe('admin API: scopes', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir);
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy()));
+  after(() => stopCopy(s, dir));
 
   const routes: [method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload: unknown, headers: Record<string, string>][] = [
     ['POST', '/v2/repository/index', undefined, {}],
@@ -136,14 +135,8 @@ describe('admin API: scopes', () => {
 describe('admin API: traffic table', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir);
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy()));
+  after(() => stopCopy(s, dir));
   const get = () => call(s.app, 'GET', '/admin/models/breast_cancer/traffic');
   const put = (body: unknown, headers?: Record<string, string>) => call(s.app, 'PUT', '/admin/models/breast_cancer/traffic', body, headers);
 
@@ -236,14 +229,8 @@ describe('admin API: traffic table', () => {
 describe('admin API: rollback', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir);
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy()));
+  after(() => stopCopy(s, dir));
   const put = (weights: Record<string, number>) => call(s.app, 'PUT', '/admin/models/breast_cancer/traffic', { weights });
   const rollback = () => call(s.app, 'POST', '/admin/models/breast_cancer/traffic/rollback');
 
@@ -300,14 +287,8 @@ describe('admin API: rollback', () => {
 describe('admin API: uploads', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir, { MAX_UPLOAD_BYTES: '200000' });
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy({ MAX_UPLOAD_BYTES: '200000' })));
+  after(() => stopCopy(s, dir));
 
   it('writes, loads and warms up an upload, answers 201, and serves it on its versioned URL', async () => {
     const res = await upload(s.app, 'breast_cancer', '3', V1_BYTES, { 'x-content-sha256': sha256(V1_BYTES).toUpperCase() });
@@ -426,14 +407,8 @@ describe('admin API: uploads', () => {
 describe('admin API: DELETE a version', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir);
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy()));
+  after(() => stopCopy(s, dir));
   const del = (v: string, model = 'breast_cancer') => call(s.app, 'DELETE', `/admin/models/${model}/versions/${v}`);
   const setTable = async (body: unknown) => assert.equal((await call(s.app, 'PUT', '/admin/models/breast_cancer/traffic', body)).status, 200);
   /** /metrics lines (no comments) that carry both labels. */
@@ -501,14 +476,8 @@ describe('admin API: DELETE a version', () => {
 describe('admin API: V2 repository extension', () => {
   let dir: string;
   let s: Started;
-  before(async () => {
-    dir = tempRepo();
-    s = await serve(dir);
-  });
-  after(async () => {
-    await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s } = await serveCopy()));
+  after(() => stopCopy(s, dir));
   const index = async () => (await call(s.app, 'POST', '/v2/repository/index')).body as { name: string; version: string; state: string; reason: string }[];
   const loadTimes = async () => {
     const models = (await call(s.app, 'GET', '/admin/models')).body.models as { name: string; versions: { version: string; load_time: string }[] }[];
@@ -602,7 +571,7 @@ describe('admin API: audit log', () => {
   const audit = () => lines.filter((l) => l.audit === true);
 
   before(async () => {
-    dir = tempRepo();
+    dir = tempRepo('ortserve-admin-');
     const stream = new Writable({
       write(chunk: Buffer, _enc, done) {
         for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
@@ -617,7 +586,7 @@ describe('admin API: audit log', () => {
   });
   after(async () => {
     await app.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeRepo(dir);
   });
 
   const bob = auth('admin', 'bob');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { prng } from '../helpers/random.js';
 import { BUNDLED_MODELS, ROOT, auth, startServer, type Started } from '../helpers/server.js';
 
 interface Split {
@@ -10,17 +11,6 @@ interface Split {
   y: number[];
 }
 const data = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/data/breast_cancer.json'), 'utf8')) as { feature_names: string[]; train: Split; test: Split };
-
-/** A seeded PRNG (mulberry32), so the resampled rows are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function resample(n: number, seed: number): number[][] {
   const rand = prng(seed);

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keyPoint } from '../../src/lifecycle/traffic-table.js';
-import { auth, BUNDLED_MODELS, FIXTURE_MODELS, ROOT, startServer, type Started } from '../helpers/server.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
+import { auth, FIXTURE_MODELS, ROOT, startServer, type Started } from '../helpers/server.js';
 
 const ADMIN = auth('admin', 'ops');
 const PREDICT = auth('predict', 'client');
@@ -21,12 +22,6 @@ interface InferReply {
 
 async function serve(dir: string): Promise<Started> {
   return startServer({ MODEL_REPOSITORY: dir, REPOSITORY_POLL_INTERVAL_MS: '0' });
-}
-
-function copyOf(src: string, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.cpSync(src, dir, { recursive: true });
-  return dir;
 }
 
 async function admin(s: Started, method: string, url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
@@ -105,12 +100,12 @@ describe('routing of unversioned requests', () => {
   let dir: string;
   let s: Started;
   before(async () => {
-    dir = copyOf(BUNDLED_MODELS, 'ortserve-routing-');
+    dir = tempRepo('ortserve-routing-');
     s = await serve(dir);
   });
   after(async () => {
     await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeRepo(dir);
   });
   const weight = (version: string) => metric(s, 'model_traffic_weight', { model: 'breast_cancer', version });
 
@@ -179,12 +174,12 @@ describe('shadow traffic', () => {
   let dir: string;
   let s: Started;
   before(async () => {
-    dir = copyOf(BUNDLED_MODELS, 'ortserve-shadow-');
+    dir = tempRepo('ortserve-shadow-');
     s = await serve(dir);
   });
   after(async () => {
     await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeRepo(dir);
   });
   const shadowMetric = (name: string) => metric(s, name, { model: 'breast_cancer', version: '2' });
 
@@ -250,7 +245,7 @@ describe('a shadow that fails', () => {
   });
   after(async () => {
     await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeRepo(dir);
   });
 
   it('never fails or changes the primary answer, and counts each failed copy as a disagreement', async () => {
@@ -284,7 +279,7 @@ describe('shadow metrics of a version unloaded while a copy is under way', () =>
   before(async () => {
     // Requests wait up to 1.5 s in their queue for a batch of 64 that never fills: a window in which to change
     // the table and unload the shadow.
-    dir = copyOf(BUNDLED_MODELS, 'ortserve-shadow-race-');
+    dir = tempRepo('ortserve-shadow-race-');
     const configFile = path.join(dir, 'breast_cancer/config.json');
     const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     fs.writeFileSync(configFile, JSON.stringify({ ...config, max_queue_delay_ms: 1500, preferred_batch_sizes: [64] }));
@@ -292,7 +287,7 @@ describe('shadow metrics of a version unloaded while a copy is under way', () =>
   });
   after(async () => {
     await s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeRepo(dir);
   });
 
   /** /metrics lines (no comments) labelled with breast_cancer version 2. */

@@ -4,13 +4,13 @@
 // processes, kill -9 and replicas are in test/e2e.)
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../src/http/server.js';
+import { removeRepo, tempRepo } from '../helpers/repo.js';
 import { auth, BUNDLED_MODELS, testConfig } from '../helpers/server.js';
 
 const ADMIN = auth('admin', 'alice');
@@ -28,12 +28,11 @@ let dir: string;
 const open: FastifyInstance[] = [];
 
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortserve-persist-'));
-  fs.cpSync(BUNDLED_MODELS, dir, { recursive: true });
+  dir = tempRepo('ortserve-persist-');
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((app) => app.close()));
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeRepo(dir);
 });
 
 /** A server on `dir`, its pino output captured, after its initial load. */

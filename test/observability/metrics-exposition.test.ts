@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/process.js';
 import { BUNDLED_MODELS, FIXTURE_MODELS, auth, startServer, type Started } from '../helpers/server.js';
 
 const PROMTOOL = '/usr/bin/promtool';
@@ -221,14 +221,6 @@ describe('GET /metrics on the API port', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 describe('METRICS_PORT', () => {
   let s: Started;

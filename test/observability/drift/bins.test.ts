@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { binIndex, binProportions, classEdges, decileEdges, EMPTY_BIN_PROPORTION, psi } from '../../../src/observability/drift/bins.js';
 import { ColumnRing } from '../../../src/observability/drift/column-ring.js';
-
-/** mulberry32: a small deterministic PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { normal, prng } from '../../helpers/random.js';
 
 /** `n` standard normal values (Box-Muller). */
 function normals(n: number, rand: () => number): Float64Array {
-  return Float64Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+  return Float64Array.from({ length: n }, () => normal(rand));
 }
 
 function counts(sample: Float64Array, edges: number[]): number[] {

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { type Baseline, DriftMonitor, type DriftReport, type GaugeLike } from '../../../src/observability/drift/drift-monitor.js';
+import { type Baseline, DriftMonitor, type DriftReport } from '../../../src/observability/drift/drift-monitor.js';
 import { binProportions } from '../../../src/observability/drift/bins.js';
+import { columnStd, RecordingGauge } from '../../helpers/drift.js';
+import { prng } from '../../helpers/random.js';
 
 interface Split { X: number[][]; y: number[] }
 interface Dataset { feature_names: string[]; train: Split; test: Split }
@@ -17,18 +19,6 @@ const NAMES = data.feature_names;
 const F = NAMES.length;
 const ROWS = 1000;
 
-/** mulberry32: a small deterministic PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` rows drawn with replacement from `rows`, as one float32 [n, F] buffer. */
 function resample(rows: number[][], n: number, seed: number): Float32Array {
   const rand = prng(seed);
@@ -37,22 +27,8 @@ function resample(rows: number[][], n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Population standard deviation of column j of the training rows. */
-function trainStd(j: number): number {
-  const col = data.train.X.map((r) => r[j]!);
-  const mean = col.reduce((a, b) => a + b, 0) / col.length;
-  return Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length);
-}
-
-class RecordingGauge implements GaugeLike {
-  readonly values: number[] = [];
-  set(value: number): void {
-    this.values.push(value);
-  }
-  get last(): number | undefined {
-    return this.values.at(-1);
-  }
-}
+/** Population standard deviation of column `col` of the training rows. */
+const trainStd = (col: number): number => columnStd(data.train.X, col);
 
 function monitor(gauges = new Map<string, RecordingGauge>(), prediction = new RecordingGauge(), b: Baseline = baseline): DriftMonitor {
   return new DriftMonitor({

@@ -11,8 +11,9 @@ import {
   DriftMonitor,
   type DriftMonitorOptions,
   type FeatureDrift,
-  type GaugeLike,
 } from '../../../src/observability/drift/drift-monitor.js';
+import { columnStd, RecordingGauge } from '../../helpers/drift.js';
+import { normal, prng } from '../../helpers/random.js';
 
 interface Split { X: number[][]; y: number[] }
 const root = new URL('../../../', import.meta.url);
@@ -20,22 +21,6 @@ const data = JSON.parse(readFileSync(new URL('test/fixtures/data/breast_cancer.j
 const readJson = (path: string): unknown => JSON.parse(readFileSync(new URL(path, root), 'utf8'));
 const F = data.feature_names.length;
 const N = 1000;
-
-/** mulberry32: a small deterministic PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normal(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** `n` breast cancer training rows drawn with replacement, [n, F] float32; `shift` is added to column `col`. */
 function tabular(n: number, seed: number, shift?: { col: number; by: number }): Float32Array {
@@ -47,21 +32,7 @@ function tabular(n: number, seed: number, shift?: { col: number; by: number }): 
 }
 
 /** Population standard deviation of column `col` of the training rows. */
-function trainStd(col: number): number {
-  const values = data.train.X.map((row) => row[col]!);
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
-}
-
-class RecordingGauge implements GaugeLike {
-  readonly values: number[] = [];
-  set(value: number): void {
-    this.values.push(value);
-  }
-  get last(): number | undefined {
-    return this.values.at(-1);
-  }
-}
+const trainStd = (col: number): number => columnStd(data.train.X, col);
 
 const open: DriftMonitor[] = [];
 afterEach(() => {
