@@ -179,21 +179,19 @@ export class ModelAdmin {
 
   /** After the rename: records the new version in the state and loads it. */
   private async register(name: string, version: string, versionDir: string, sha256: string, live: Model | undefined, by: string, before: Record<string, string>): Promise<UploadResult> {
-    const opts = { by };
-    {
-      const model = live ?? this.manager.ensureModel(name, (await this.repository.readModel(name))?.config ?? {});
-      const onDisk = (await this.repository.readModel(name))?.versions.map((v) => v.version) ?? [];
-      const state = await this.store.update(name, opts.by, (s) => {
-        // Uploading into an unloaded model serves the new version only: the others stay unloaded, across restarts.
-        const others = s.modelUnloaded ? onDisk.filter((x) => x !== Number(version)) : [];
-        const unloadedVersions = [...new Set([...s.unloadedVersions, ...others])].filter((x) => x !== Number(version)).sort((a, b) => a - b);
-        return { ...s, modelUnloaded: false, unloadedVersions };
-      });
-      model.applied = state;
-      const v = await this.manager.loadVersion(model, Number(version), path.join(versionDir, MODEL_FILE));
-      this.audit(opts.by, 'upload version', `${name}/${version}`, before, this.describe(name));
-      return { model: name, version, sha256, state: v.state, ...(v.reason ? { reason: v.reason } : {}) };
-    }
+    const entry = await this.repository.readModel(name);
+    const model = live ?? this.manager.ensureModel(name, entry?.config ?? {});
+    const onDisk = entry?.versions.map((v) => v.version) ?? [];
+    const state = await this.store.update(name, by, (s) => {
+      // Uploading into an unloaded model serves the new version only: the others stay unloaded, across restarts.
+      const others = s.modelUnloaded ? onDisk.filter((x) => x !== Number(version)) : [];
+      const unloadedVersions = [...new Set([...s.unloadedVersions, ...others])].filter((x) => x !== Number(version)).sort((a, b) => a - b);
+      return { ...s, modelUnloaded: false, unloadedVersions };
+    });
+    model.applied = state;
+    const v = await this.manager.loadVersion(model, Number(version), path.join(versionDir, MODEL_FILE));
+    this.audit(by, 'upload version', `${name}/${version}`, before, this.describe(name));
+    return { model: name, version, sha256, state: v.state, ...(v.reason ? { reason: v.reason } : {}) };
   }
 
   /** PUT /admin/models/{m}/traffic. `expectedRevision` (optional) must be the revision being replaced. */
