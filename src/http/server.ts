@@ -1,6 +1,8 @@
 // buildServer(config): the whole HTTP application without listen(), so tests can use inject() or a real port.
 // Order matters: auth verification -> rate limit (keyed by the verified `sub`) -> auth enforcement -> routes.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config/env.js';
@@ -79,8 +81,6 @@ async function buildAdminServer(config: Config, log: FastifyBaseLogger, opts: Ad
 
 /** Removes temporary files in the repository's model folders and state folder. */
 async function cleanRepository(root: string, report: (removed: string[]) => void): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
   let dirs: string[] = [];
   try {
     dirs = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(root, d.name));
