@@ -5,12 +5,21 @@ import { ROOT } from './repo.js';
 
 /** A loopback port that was free a moment ago (bound to port 0, then released). */
 export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+  // The kernel may hand the same ephemeral port to two probes in a row once the first is closed; two servers
+  // started together would then race for it (EADDRINUSE, seen in CI). Never give a port out twice per process.
+  for (;;) {
+    const srv = net.createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
+
+const handedOut = new Set<number>();
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`; throws after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs = 10_000, what = 'the process'): Promise<void> {
