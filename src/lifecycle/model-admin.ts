@@ -15,7 +15,7 @@ import type { Model, ModelManager } from './model-manager.js';
 import type { ModelVersion } from './model-version.js';
 import { type ModelSignature, type TensorSpec, toModelSignature } from './signature.js';
 import { HISTORY_LENGTH, type ModelState, type PersistedTraffic, type StateStore } from './state-store.js';
-import { type Shadow, TrafficError, validateTraffic } from './traffic-table.js';
+import { routedVersions, type Shadow, TrafficError, validateTraffic } from './traffic-table.js';
 
 export interface AdminLog {
   info(obj: object, msg: string): void;
@@ -119,7 +119,7 @@ export class ModelAdmin {
       const before = this.describe(name);
       const state = await this.store.update(name, by, (s) => {
         // The persisted table is the fleet's truth: another replica may have routed to it since this one polled.
-        if ((s.traffic?.weights[v.label] ?? 0) > 0 || s.traffic?.shadow?.version === v.label) {
+        if (s.traffic && routedVersions(s.traffic).includes(v.label)) {
           throw new ERR_CONFLICT(`version '${v.label}' of model '${name}' still receives traffic (weight or shadow); change the traffic table first`);
         }
         return { ...s, unloadedVersions: [...new Set([...s.unloadedVersions, v.version])].sort((a, b) => a - b) };
@@ -254,8 +254,7 @@ export class ModelAdmin {
   }
 
   private requireReady(m: Model, table: PersistedTraffic): void {
-    const named = [...Object.entries(table.weights).filter(([, w]) => w > 0).map(([v]) => v), ...(table.shadow ? [table.shadow.version] : [])];
-    for (const label of named) {
+    for (const label of routedVersions(table)) {
       const v = m.versions.get(Number(label));
       if (!v || v.state !== 'ready') throw new ERR_CONFLICT(`version '${label}' of model '${m.name}' is not ready (${v?.state ?? 'not loaded'}); the table is unchanged`);
     }
@@ -273,8 +272,7 @@ export class ModelAdmin {
 
 /** A table may not name a version the fleet unloaded (another replica may have done it since this one polled). */
 function refuseUnloaded(name: string, s: ModelState, table: PersistedTraffic): void {
-  const named = [...Object.entries(table.weights).filter(([, w]) => w > 0).map(([v]) => v), ...(table.shadow ? [table.shadow.version] : [])];
-  for (const label of named) {
+  for (const label of routedVersions(table)) {
     if (s.modelUnloaded || s.unloadedVersions.includes(Number(label))) {
       throw new ERR_CONFLICT(`version '${label}' of model '${name}' was unloaded; load it again before routing to it (the table is unchanged)`);
     }

@@ -34,6 +34,12 @@ export function validateTraffic(weights: Record<string, number>, shadow: Shadow 
   }
 }
 
+/** The versions a table sends requests to: those with a weight above 0, and the shadow. */
+export function routedVersions(table: { weights: Record<string, number>; shadow: Shadow | null }): string[] {
+  const named = Object.entries(table.weights).filter(([, w]) => w > 0).map(([v]) => v);
+  return table.shadow ? [...named, table.shadow.version] : named;
+}
+
 /** Precomputed cumulative weights, so a pick is one random number and a short scan. */
 export class TrafficRouter {
   readonly table: TrafficTable;
@@ -67,7 +73,7 @@ export class TrafficRouter {
   }
 
   routesTo(version: string): boolean {
-    return (this.table.weights[version] ?? 0) > 0 || this.table.shadow?.version === version;
+    return routedVersions(this.table).includes(version);
   }
 }
 
