@@ -23,6 +23,24 @@ export const envSchema = z
     JWT_PUBLIC_KEY_FILE: optionalString,
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
+    JWKS_URL: z.preprocess(blankAsUndefined, z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional()),
+    JWKS_CACHE_MS: z.preprocess(blankAsUndefined, int(1000).default(10 * 60 * 1000)),
+    JWT_CLOCK_SKEW_SECONDS: z.preprocess(blankAsUndefined, int(0).max(300).default(30)),
+
+    TLS_CERT_FILE: optionalString,
+    TLS_KEY_FILE: optionalString,
+    REQUIRE_SHA256: z.preprocess(blankAsUndefined, flag.default(false)),
+    CONSOLE_ENABLED: z.preprocess(blankAsUndefined, flag.default(true)),
+
+    HTTP_HEADERS_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(100).default(20_000)),
+    HTTP_REQUEST_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(100).default(300_000)),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(blankAsUndefined, int(100).default(72_000)),
+
+    MAX_TENSOR_ELEMENTS: z.preprocess(blankAsUndefined, int(1).default(16 * 1024 * 1024)),
+    MAX_ROWS_PER_REQUEST: z.preprocess(blankAsUndefined, int(1).default(65_536)),
+    MAX_INPUTS: z.preprocess(blankAsUndefined, int(1).max(4096).default(64)),
+    MAX_BYTES_ELEMENT_BYTES: z.preprocess(blankAsUndefined, int(1).default(1024 * 1024)),
+    MAX_JSON_DEPTH: z.preprocess(blankAsUndefined, int(4).max(256).default(32)),
 
     RATE_LIMIT_MAX: z.preprocess(blankAsUndefined, int(0).default(60000)),
     RATE_LIMIT_WINDOW: z.preprocess(blankAsUndefined, int(1).default(60000)),
@@ -54,6 +72,12 @@ export const envSchema = z
     if (env.JWT_SECRET !== undefined && env.JWT_PUBLIC_KEY_FILE !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY_FILE (RS256/ES256), not both' });
     }
+    if (env.JWKS_URL !== undefined && (env.JWT_SECRET !== undefined || env.JWT_PUBLIC_KEY_FILE !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'set one of JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS_URL' });
+    }
+    if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [env.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'], message: 'TLS needs both TLS_CERT_FILE and TLS_KEY_FILE' });
+    }
   });
 
 export type Env = z.infer<typeof envSchema>;
@@ -65,7 +89,17 @@ export interface Config {
   host: string;
   port: number;
   logLevel: Env['LOG_LEVEL'];
-  jwt: { secret?: string; publicKeyFile?: string; issuer?: string; audience?: string };
+  jwt: { secret?: string; publicKeyFile?: string; jwksUrl?: string; jwksCacheMs: number; clockSkewSeconds: number; issuer?: string; audience?: string };
+  /** HTTPS with this PEM certificate chain and private key (every listener: API, admin, metrics). */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Load a version only when a `model.onnx.sha256` file beside it matches the model file. */
+  requireSha256: boolean;
+  /** Serve the operator console at /console. */
+  console: boolean;
+  /** Node HTTP server timeouts against slow clients. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
+  /** Per-request limits on decoded tensors and JSON bodies (beyond MAX_BODY_BYTES). */
+  limits: { maxTensorElements: number; maxRowsPerRequest: number; maxInputs: number; maxBytesElementBytes: number; maxJsonDepth: number };
   rateLimit: { max: number; windowMs: number };
   maxBodyBytes: number;
   workerThreads: number;
@@ -109,7 +143,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    jwt: { secret: e.JWT_SECRET, publicKeyFile: e.JWT_PUBLIC_KEY_FILE, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    jwt: {
+      secret: e.JWT_SECRET,
+      publicKeyFile: e.JWT_PUBLIC_KEY_FILE,
+      jwksUrl: e.JWKS_URL,
+      jwksCacheMs: e.JWKS_CACHE_MS,
+      clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
+    requireSha256: e.REQUIRE_SHA256,
+    console: e.CONSOLE_ENABLED,
+    http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
+    limits: {
+      maxTensorElements: e.MAX_TENSOR_ELEMENTS,
+      maxRowsPerRequest: e.MAX_ROWS_PER_REQUEST,
+      maxInputs: e.MAX_INPUTS,
+      maxBytesElementBytes: e.MAX_BYTES_ELEMENT_BYTES,
+      maxJsonDepth: e.MAX_JSON_DEPTH,
+    },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW },
     maxBodyBytes: e.MAX_BODY_BYTES,
     workerThreads: e.WORKER_THREADS,
