@@ -20,6 +20,7 @@ import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
+import { listenerOptions } from './listener-options.js';
 import { createRedisClient } from './rate-limit-store.js';
 import { type AdminOptions, adminRoutes } from './routes/admin.js';
 import { driftRoutes } from './routes/drift.js';
@@ -29,6 +30,7 @@ import { inferRoutes } from './routes/infer.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { buildMetricsServer, metricsRoutes } from './routes/metrics.js';
 import { predictV1Routes } from './routes/predict-v1.js';
+import { type HeaderSet, securityHeaders } from './security-headers.js';
 import { statsRoutes } from './routes/stats.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -70,8 +72,17 @@ export interface BuildOptions {
  * ADMIN_PORT: the admin API on its own listener (e.g. reachable only inside the cluster), with the same token
  * checks and error bodies as the API port; the API port then serves no admin route.
  */
-async function buildAdminServer(config: Config, log: FastifyBaseLogger, opts: AdminOptions): Promise<FastifyInstance> {
-  const admin = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, bodyLimit: config.maxBodyBytes });
+async function buildAdminServer(config: Config, log: FastifyBaseLogger, opts: AdminOptions, headers: HeaderSet): Promise<FastifyInstance> {
+  const admin = Fastify({
+    ...listenerOptions(config),
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    bodyLimit: config.maxBodyBytes,
+  });
+  admin.addHook('onRequest', async (_req, reply) => {
+    reply.headers(headers);
+  });
   installErrorHandlers(admin, config.maxBodyBytes);
   await admin.register(authPlugin, config.jwt);
   addAuthEnforcement(admin);
@@ -94,7 +105,9 @@ async function cleanRepository(root: string, report: (removed: string[]) => void
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const headers = securityHeaders(config.tls !== undefined);
   const app = Fastify({
+    ...listenerOptions(config),
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One line per request comes from our onResponse hook, with model and version.
     logController: new LogController({ disableRequestLogging: true }),
@@ -117,7 +130,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   });
   metrics.runtime = { workers: () => pool.size, sessions: () => pool.sessionCount, workerHeapUsedBytes: () => pool.heapUsedBytes() };
   const feedback = new FeedbackStore(config.feedback.maxPending);
-  const repository = new ModelRepository(config.modelRepository);
+  const repository = new ModelRepository(config.modelRepository, { requireSha256: config.requireSha256 });
   const stateStore = new StateStore(config.modelRepository);
   const manager = new ModelManager({
     repository,
@@ -138,12 +151,13 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     .then(() => manager.loadAll())
     .then(() => poller.start());
   loaded.catch((err: Error) => app.log.error({ err }, `cannot read the model repository ${config.modelRepository}`));
-  const metricsServer = config.metricsPort ? await buildMetricsServer(metrics) : undefined;
+  const metricsServer = config.metricsPort ? await buildMetricsServer(metrics, listenerOptions(config), headers) : undefined;
   app.decorate('ortserve', { manager, admin, poller, pool, metrics, metricsServer, adminServer: undefined, loaded, beginShutdown: () => void (shuttingDown = true) });
   app.decorateRequest('served', null);
 
   installErrorHandlers(app, config.maxBodyBytes);
   app.addHook('onRequest', async (req, reply) => {
+    reply.headers(headers);
     reply.header('X-Request-Id', req.id);
   });
   // While draining, tell keep-alive clients to reconnect elsewhere instead of holding the connection open.
@@ -182,15 +196,14 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
 
   await registerDocs(app, SERVER_VERSION);
   if (!metricsServer) await app.register(metricsRoutes, { metrics });
-  const maxElements = config.maxBodyBytes;
   await app.register(healthRoutes, { manager, isShuttingDown: () => shuttingDown });
   await app.register(metadataRoutes, { manager, serverVersion: SERVER_VERSION, extensions: ['statistics', 'binary_tensor_data'] });
-  await app.register(inferRoutes, { manager, maxElements });
-  await app.register(predictV1Routes, { manager, maxElements });
+  await app.register(inferRoutes, { manager, limits: config.limits });
+  await app.register(predictV1Routes, { manager, limits: config.limits });
   await app.register(statsRoutes, { manager });
   await app.register(driftRoutes, { manager });
   await app.register(feedbackRoutes, { manager, feedback });
-  const adminServer = config.adminPort ? await buildAdminServer(config, app.log, { manager, admin, maxUploadBytes: config.maxUploadBytes }) : undefined;
+  const adminServer = config.adminPort ? await buildAdminServer(config, app.log, { manager, admin, maxUploadBytes: config.maxUploadBytes }, headers) : undefined;
   if (!adminServer) await app.register(adminRoutes, { manager, admin, maxUploadBytes: config.maxUploadBytes });
   app.ortserve.adminServer = adminServer;
 

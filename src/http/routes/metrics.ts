@@ -2,6 +2,8 @@
 // separate small server instead of the API port (see buildMetricsServer).
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../../observability/metrics.js';
+import type { ListenerOptions } from '../listener-options.js';
+import type { HeaderSet } from '../security-headers.js';
 
 export async function metricsRoutes(app: FastifyInstance, opts: { metrics: Metrics }): Promise<void> {
   app.get('/metrics', { config: { auth: 'public', rateLimit: false } }, async (_req, reply) => {
@@ -11,8 +13,11 @@ export async function metricsRoutes(app: FastifyInstance, opts: { metrics: Metri
 }
 
 /** A server that answers only /metrics (and 404 otherwise), for METRICS_PORT. */
-export async function buildMetricsServer(metrics: Metrics): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+export async function buildMetricsServer(metrics: Metrics, listener: ListenerOptions, headers: HeaderSet): Promise<FastifyInstance> {
+  const app = Fastify({ ...listener, logger: false, forceCloseConnections: true });
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(headers);
+  });
   await app.register(metricsRoutes, { metrics });
   app.setNotFoundHandler((_req, reply) => void reply.code(404).send({ error: 'only /metrics is served on this port' }));
   return app;
