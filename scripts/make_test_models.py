@@ -23,6 +23,7 @@ from onnx import TensorProto, helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "test", "fixtures", "models")
+BYTES_OUT = os.path.join(ROOT, "test", "fixtures", "bytes-models")
 OPSET = 17
 IR_VERSION = 8
 
@@ -35,7 +36,7 @@ def vi(name, elem_type, shape):
     return helper.make_tensor_value_info(name, elem_type, shape)
 
 
-def save(name, nodes, inputs, outputs, initializers=()):
+def save(name, nodes, inputs, outputs, initializers=(), out=None):
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
     model = helper.make_model(
         graph,
@@ -44,7 +45,7 @@ def save(name, nodes, inputs, outputs, initializers=()):
     )
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)
-    d = os.path.join(OUT, name, "1")
+    d = os.path.join(out or OUT, name, "1")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "model.onnx")
     onnx.save(model, path)
@@ -111,6 +112,16 @@ def main():
         [helper.make_node("GatherElements", ["data", "idx"], ["y"], axis=1)],
         [vi("data", TensorProto.FLOAT, [B, 4]), vi("idx", TensorProto.INT64, [B, 1])],
         [vi("y", TensorProto.FLOAT, [B, 1])],
+    )
+
+    # BYTES (string tensors), in a repository of its own so that the main fixture repository keeps its models:
+    # y = Identity(x), for the limits on BYTES elements.
+    save(
+        "dtype_string",
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [vi("x", TensorProto.STRING, [B, 2])],
+        [vi("y", TensorProto.STRING, [B, 2])],
+        out=BYTES_OUT,
     )
 
     verifier = os.path.join(ROOT, "scripts", "verify_test_models.mjs")

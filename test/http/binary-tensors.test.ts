@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { BinaryReader, tensorBytes } from '../../src/http/codec/v2-binary.js';
 import { decodeInferRequest } from '../../src/http/codec/v2-request.js';
 import { datatypeFromV2 } from '../../src/runtime/datatypes.js';
-import { FIXTURE_MODELS, auth, startServer, type Started } from '../helpers/server.js';
+import { FIXTURE_MODELS, auth, startServer, testConfig, type Started } from '../helpers/server.js';
 
 type View = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
@@ -336,7 +336,7 @@ describe('the binary decoder', () => {
     const pooled = Buffer.from(body);
     assert.ok(pooled.byteOffset % 4 !== 0 || headerLength % 4 !== 0, 'the tensor bytes are not 4-aligned in the body');
     const header = JSON.parse(pooled.toString('utf8', 0, headerLength)) as unknown;
-    const decoded = decodeInferRequest(sig, header, 1 << 20, undefined, { bytes: pooled, start: headerLength });
+    const decoded = decodeInferRequest(sig, header, testConfig().limits, undefined, { bytes: pooled, start: headerLength });
     assert.equal(decoded.rows, 1);
     for (const [i, t] of decoded.inputs.entries()) {
       const data = t.data as Float32Array;

@@ -15,6 +15,7 @@ class Filler {
     readonly info: DatatypeInfo,
     readonly out: TensorData,
     readonly expected: number,
+    readonly maxStringBytes: number,
   ) {
     this.maxAbs = info.v2 === 'FP32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
   }
@@ -49,6 +50,10 @@ class Filler {
           break;
         case 'string':
           if (typeof v !== 'string') throw this.elementError(v, 'a string');
+          // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only strings that might be too long.
+          if (v.length * 3 > this.maxStringBytes && Buffer.byteLength(v, 'utf8') > this.maxStringBytes) {
+            throw new ERR_INVALID_TENSOR(this.name, `element ${this.index} has ${Buffer.byteLength(v, 'utf8')} bytes, more than MAX_BYTES_ELEMENT_BYTES (${this.maxStringBytes})`);
+          }
           (out as string[])[this.index++] = v;
           break;
       }
@@ -65,10 +70,10 @@ class Filler {
   }
 }
 
-/** Converts JSON `data` to a typed array of exactly `expected` elements. */
-export function fillTensor(name: string, info: DatatypeInfo, data: unknown, expected: number): TensorData {
+/** Converts JSON `data` to a typed array of exactly `expected` elements; BYTES elements up to `maxStringBytes`. */
+export function fillTensor(name: string, info: DatatypeInfo, data: unknown, expected: number, maxStringBytes = Number.POSITIVE_INFINITY): TensorData {
   if (!Array.isArray(data)) throw new ERR_INVALID_TENSOR(name, 'data must be an array');
-  const filler = new Filler(name, info, allocate(info, expected), expected);
+  const filler = new Filler(name, info, allocate(info, expected), expected, maxStringBytes);
   filler.fill(data, 0);
   if (filler.index !== expected) throw filler.lengthError(filler.index);
   return filler.out;

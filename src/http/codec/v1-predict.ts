@@ -6,6 +6,7 @@ import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
 import type { ModelSignature, TensorSpec } from '../../lifecycle/signature.js';
 import { elementCount, type TensorData } from '../../runtime/datatypes.js';
 import type { BatchTensor, RequestInput } from '../../scheduler/dynamic-batcher.js';
+import { checkRows, ElementBudget, type RequestLimits } from './limits.js';
 import { assembleInputs, type DecodedRequest, matchInput } from './v2-request.js';
 import { fillTensor } from './tensor-fill.js';
 
@@ -21,26 +22,28 @@ function nestedShape(value: unknown): number[] {
   return shape;
 }
 
-function buildInput(spec: TensorSpec, value: unknown, shape: number[], maxElements: number): RequestInput {
+function buildInput(spec: TensorSpec, value: unknown, shape: number[], limits: RequestLimits, budget: ElementBudget): RequestInput {
   const raw = { name: spec.name, shape, datatype: spec.info.v2 };
   matchInput({ inputs: [spec], outputs: [], inputsByName: new Map([[spec.name, spec]]), batched: spec.shape[0] === -1 }, raw);
   const n = elementCount(shape);
-  if (n > maxElements) throw new ERR_INVALID_TENSOR(spec.name, `${n} elements is more than the limit of ${maxElements}`);
-  return { name: spec.name, type: spec.info.ort, info: spec.info, dims: shape, data: fillTensor(spec.name, spec.info, value, n) };
+  budget.take(spec.name, shape, n);
+  return { name: spec.name, type: spec.info.ort, info: spec.info, dims: shape, data: fillTensor(spec.name, spec.info, value, n, limits.maxBytesElementBytes) };
 }
 
-export function decodeV1Request(sig: ModelSignature, body: unknown, maxElements: number): DecodedRequest {
+export function decodeV1Request(sig: ModelSignature, body: unknown, limits: RequestLimits): DecodedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ERR_BAD_REQUEST('request body must be a JSON object with "instances" or "inputs"');
   const b = body as { instances?: unknown; inputs?: unknown };
   const single = sig.inputs.length === 1 ? sig.inputs[0]! : undefined;
   const byName = new Map<string, RequestInput>();
+  const budget = new ElementBudget(limits);
   if (b.instances !== undefined && b.inputs !== undefined) throw new ERR_BAD_REQUEST('give either "instances" or "inputs", not both');
   if (b.instances !== undefined) {
     if (!Array.isArray(b.instances) || b.instances.length === 0) throw new ERR_BAD_REQUEST('"instances" must be a non-empty array of rows');
     if (!sig.batched) throw new ERR_BAD_REQUEST('this model has no batch dimension; send the whole tensor as "inputs"');
     const rows = b.instances as unknown[];
+    checkRows(rows.length, limits);
     if (single && !isPlainObject(rows[0])) {
-      byName.set(single.name, buildInput(single, rows, [rows.length, ...nestedShape(rows[0])], maxElements));
+      byName.set(single.name, buildInput(single, rows, [rows.length, ...nestedShape(rows[0])], limits, budget));
     } else {
       for (const spec of sig.inputs) {
         const column = rows.map((r, i) => {
@@ -48,7 +51,7 @@ export function decodeV1Request(sig: ModelSignature, body: unknown, maxElements:
           if (!(spec.name in r)) throw new ERR_INVALID_TENSOR(spec.name, `missing from instance ${i}`);
           return r[spec.name];
         });
-        byName.set(spec.name, buildInput(spec, column, [rows.length, ...nestedShape(column[0])], maxElements));
+        byName.set(spec.name, buildInput(spec, column, [rows.length, ...nestedShape(column[0])], limits, budget));
       }
       for (const r of rows) for (const k of Object.keys(r as object)) if (!sig.inputsByName.has(k)) throw new ERR_INVALID_TENSOR(k, 'unknown input');
     }
@@ -57,10 +60,10 @@ export function decodeV1Request(sig: ModelSignature, body: unknown, maxElements:
       for (const [name, value] of Object.entries(b.inputs)) {
         const spec = sig.inputsByName.get(name);
         if (!spec) throw new ERR_INVALID_TENSOR(name, `unknown input; the model's inputs are ${sig.inputs.map((s) => `'${s.name}'`).join(', ')}`);
-        byName.set(name, buildInput(spec, value, nestedShape(value), maxElements));
+        byName.set(name, buildInput(spec, value, nestedShape(value), limits, budget));
       }
     } else if (single) {
-      byName.set(single.name, buildInput(single, b.inputs, nestedShape(b.inputs), maxElements));
+      byName.set(single.name, buildInput(single, b.inputs, nestedShape(b.inputs), limits, budget));
     } else {
       throw new ERR_BAD_REQUEST('"inputs" must be an object keyed by input name for a model with several inputs');
     }
@@ -68,6 +71,7 @@ export function decodeV1Request(sig: ModelSignature, body: unknown, maxElements:
     throw new ERR_BAD_REQUEST('request body needs "instances" (rows) or "inputs" (columns)');
   }
   const { inputs, rows } = assembleInputs(sig, byName);
+  checkRows(rows, limits);
   return { inputs, rows, outputNames: sig.outputs.map((o) => o.name), id: undefined, timeoutMs: undefined };
 }
 

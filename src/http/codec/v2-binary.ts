@@ -28,7 +28,7 @@ export class BinaryReader {
   }
 
   /** The next `size` bytes as `count` elements of `info`'s type, in a typed array that owns its buffer. */
-  read(name: string, info: DatatypeInfo, size: unknown, count: number): TensorData {
+  read(name: string, info: DatatypeInfo, size: unknown, count: number, maxStringBytes = Number.POSITIVE_INFINITY): TensorData {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       throw new ERR_INVALID_TENSOR(name, 'parameters.binary_data_size must be a non-negative integer number of bytes');
     }
@@ -40,7 +40,7 @@ export class BinaryReader {
     if (size > left) throw new ERR_INVALID_TENSOR(name, `binary_data_size is ${size} bytes but only ${left} bytes of binary data are left in the body`);
     const from = this.offset;
     this.offset += size;
-    if (per === undefined) return readStrings(name, this.bytes.subarray(from, from + size), count);
+    if (per === undefined) return readStrings(name, this.bytes.subarray(from, from + size), count, maxStringBytes);
     const out = new info.array!(count) as NumericArray;
     // One copy, byte-wise, so any alignment works (a Float32 tensor may start at an odd offset in the body).
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes.subarray(from, from + size));
@@ -63,7 +63,7 @@ function checkBools(name: string, a: Uint8Array): void {
   }
 }
 
-function readStrings(name: string, b: Uint8Array, count: number): string[] {
+function readStrings(name: string, b: Uint8Array, count: number, maxStringBytes: number): string[] {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out = new Array<string>(count);
   let at = 0;
@@ -72,6 +72,7 @@ function readStrings(name: string, b: Uint8Array, count: number): string[] {
     const len = view.getUint32(at, true);
     at += 4;
     if (at + len > b.length) throw new ERR_INVALID_TENSOR(name, `element ${i} claims ${len} bytes but only ${b.length - at} are left in its binary_data_size`);
+    if (len > maxStringBytes) throw new ERR_INVALID_TENSOR(name, `element ${i} has ${len} bytes, more than MAX_BYTES_ELEMENT_BYTES (${maxStringBytes})`);
     try {
       out[i] = utf8.decode(b.subarray(at, at + len));
     } catch {

@@ -8,6 +8,7 @@ import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
 import type { ModelSignature, TensorSpec } from '../../lifecycle/signature.js';
 import { elementCount } from '../../runtime/datatypes.js';
 import type { RequestInput } from '../../scheduler/dynamic-batcher.js';
+import { checkInputCount, checkJsonDepth, checkRows, ElementBudget, type RequestLimits } from './limits.js';
 import { BinaryReader } from './v2-binary.js';
 import { fillTensor } from './tensor-fill.js';
 
@@ -137,32 +138,43 @@ function flag(v: unknown, what: string): boolean | undefined {
   throw new ERR_BAD_REQUEST(`${what} must be true or false`);
 }
 
+/** The free-form `parameters` objects of a request, checked against MAX_JSON_DEPTH (tensor data is bounded by its shape). */
+function checkParameters(env: InferRequestBody, limits: RequestLimits): void {
+  checkJsonDepth('parameters', env.parameters, limits);
+  for (const i of env.inputs) checkJsonDepth(`input '${i.name}': parameters`, i.parameters, limits);
+  for (const o of env.outputs ?? []) checkJsonDepth(`output '${o.name}': parameters`, o.parameters, limits);
+}
+
 /**
  * Decodes a V2 request: all tensor data inline (`binary` absent), or a binary-extension body's JSON header and
- * the bytes after it. `maxElements` bounds allocation per input.
+ * the bytes after it. `limits` bound what the request may allocate (elements, rows, inputs, BYTES element size).
  */
-export function decodeInferRequest(sig: ModelSignature, body: unknown, maxElements: number, timeoutHeader?: string | string[], binary?: BinaryPart): DecodedRequest {
+export function decodeInferRequest(sig: ModelSignature, body: unknown, limits: RequestLimits, timeoutHeader?: string | string[], binary?: BinaryPart): DecodedRequest {
   const env = parseEnvelope(body);
+  checkInputCount(env.inputs.length, limits);
+  checkParameters(env, limits);
   const reader = binary ? new BinaryReader(binary.bytes, binary.start) : undefined;
+  const budget = new ElementBudget(limits);
   const byName = new Map<string, RequestInput>();
   for (const input of env.inputs) {
     if (byName.has(input.name)) throw new ERR_INVALID_TENSOR(input.name, 'given more than once');
     const spec = matchInput(sig, input);
     const n = elementCount(input.shape);
-    if (n > maxElements) throw new ERR_INVALID_TENSOR(input.name, `shape [${input.shape.join(', ')}] has ${n} elements, more than the limit of ${maxElements}`);
+    budget.take(input.name, input.shape, n);
     const size = input.parameters?.binary_data_size;
     let data;
     if (size === undefined) {
-      data = fillTensor(input.name, spec.info, input.data, n);
+      data = fillTensor(input.name, spec.info, input.data, n, limits.maxBytesElementBytes);
     } else {
       if (!reader) throw new ERR_INVALID_TENSOR(input.name, 'parameters.binary_data_size needs a binary body: send the JSON header length in the Inference-Header-Content-Length header');
       if (input.data !== undefined) throw new ERR_INVALID_TENSOR(input.name, 'give either "data" or parameters.binary_data_size, not both');
-      data = reader.read(input.name, spec.info, size, n);
+      data = reader.read(input.name, spec.info, size, n, limits.maxBytesElementBytes);
     }
     byName.set(input.name, { name: input.name, type: spec.info.ort, info: spec.info, dims: input.shape, data });
   }
   reader?.finish();
   const { inputs, rows } = assembleInputs(sig, byName);
+  checkRows(rows, limits);
   const outputNames = selectOutputs(sig, env.outputs);
   return { inputs, rows, outputNames, id: env.id, timeoutMs: requestTimeoutMs(env.parameters, timeoutHeader), binaryOutputs: selectBinaryOutputs(env, outputNames) };
 }

@@ -3,6 +3,7 @@
 // binary tensor extension (see ../content-types.ts); outputs go back as JSON unless the request asks for raw bytes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
+import type { RequestLimits } from '../codec/limits.js';
 import { routingKey } from '../routing-key.js';
 import { decodeInferRequest } from '../codec/v2-request.js';
 import { inferResponseBinary, inferResponseJson } from '../codec/v2-response.js';
@@ -10,7 +11,7 @@ import { BinaryBody, registerContentTypes } from '../content-types.js';
 
 export interface InferOptions {
   manager: ModelManager;
-  maxElements: number;
+  limits: RequestLimits;
 }
 
 interface Params {
@@ -19,7 +20,7 @@ interface Params {
 }
 
 export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Promise<void> {
-  const { manager, maxElements } = opts;
+  const { manager, limits } = opts;
   registerContentTypes(app, { binaryTensors: true });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const route = manager.route(req.params.model, req.params.version, routingKey(req.headers['x-routing-key']));
@@ -29,8 +30,8 @@ export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Pro
     const body = req.body;
     const decoded =
       body instanceof BinaryBody
-        ? decodeInferRequest(v.signature!, body.header, maxElements, timeoutHeader, { bytes: body.bytes, start: body.start })
-        : decodeInferRequest(v.signature!, body, maxElements, timeoutHeader);
+        ? decodeInferRequest(v.signature!, body.header, limits, timeoutHeader, { bytes: body.bytes, start: body.start })
+        : decodeInferRequest(v.signature!, body, limits, timeoutHeader);
     const id = decoded.id ?? req.id;
     const result = await manager.serve(route, decoded.inputs, decoded.rows, decoded.timeoutMs, id);
     if (decoded.binaryOutputs && decoded.binaryOutputs.size > 0) {

@@ -1,6 +1,7 @@
 // POST /v1/models/{m}[/versions/{v}]:predict, the TF-Serving / KServe v1 route, with header X-Model-Version.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
+import type { RequestLimits } from '../codec/limits.js';
 import { routingKey } from '../routing-key.js';
 import { ERR_ROUTE_NOT_FOUND } from '../../errors.js';
 import { decodeV1Request, predictionsOf } from '../codec/v1-predict.js';
@@ -8,7 +9,7 @@ import { registerContentTypes } from '../content-types.js';
 
 export interface PredictOptions {
   manager: ModelManager;
-  maxElements: number;
+  limits: RequestLimits;
 }
 
 interface Params {
@@ -31,7 +32,7 @@ function target(params: Params): { model: string; version?: string } {
 }
 
 export async function predictV1Routes(app: FastifyInstance, opts: PredictOptions): Promise<void> {
-  const { manager, maxElements } = opts;
+  const { manager, limits } = opts;
   registerContentTypes(app, { binaryTensors: false });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const t = target(req.params);
@@ -39,7 +40,7 @@ export async function predictV1Routes(app: FastifyInstance, opts: PredictOptions
     const v = route.version;
     req.served = { model: v.model, version: v.label, handle: v };
     const sig = v.signature!;
-    const decoded = decodeV1Request(sig, req.body, maxElements);
+    const decoded = decodeV1Request(sig, req.body, limits);
     const result = await manager.serve(route, decoded.inputs, decoded.rows, undefined, req.id);
     const kinds = new Map(sig.outputs.map((o) => [o.name, o.info.kind]));
     reply.header('X-Model-Version', v.label);
