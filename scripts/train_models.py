@@ -23,6 +23,7 @@ Output, in the model repository layout models/<model>/<version>/:
                                         pixel values 0..16 (scaled by 1/16 inside the model),
                                         output `logits` float32 [batch, 10]
   models/<model>/<version>/baseline.json   training-data baseline for drift monitoring (below)
+  models/<m>/<v>/model.onnx.sha256    the file's sha256 (for REQUIRE_SHA256=true)
   models/METRICS.md                     held-out metrics, file sizes and sha256 of each model
 
 Data split: sklearn train_test_split(test_size=0.25, random_state=0, stratify=y).
@@ -278,6 +279,9 @@ def main():
             "bytes": os.path.getsize(path),
             "sha256": sha256(path),
         }
+        # model.onnx.sha256 beside the file (sha256sum's format), so REQUIRE_SHA256=true serves the bundled models.
+        with open(path + ".sha256", "w") as f:
+            f.write(f"{row['sha256']}  model.onnx\n")
         results.append(row)
         checks.append(
             {

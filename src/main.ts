@@ -11,11 +11,11 @@ function devTokenNotice(config: Config, token: string): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   return [
     '',
-    'No JWT_SECRET or JWT_PUBLIC_KEY_FILE is set, so this development server signs tokens with a random secret.',
+    'No JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS_URL is set, so this development server signs tokens with a random secret.',
     'A token with scopes "predict admin", valid for one hour:',
     '',
     `  export TOKEN=${token}`,
-    `  curl -H "Authorization: Bearer $TOKEN" http://${host}:${config.port}/v2/models/breast_cancer`,
+    `  curl${config.tls ? ' --cacert <your CA or certificate>' : ''} -H "Authorization: Bearer $TOKEN" ${config.tls ? 'https' : 'http'}://${host}:${config.port}/v2/models/breast_cancer`,
     '',
     'Set JWT_SECRET (and use `npm run token`) for tokens that survive a restart. NODE_ENV=production refuses to start without it.',
     '',
@@ -34,9 +34,9 @@ async function main(): Promise<void> {
     throw err;
   }
   let devToken: string | undefined;
-  if (!config.jwt.secret && !config.jwt.publicKeyFile) {
+  if (!config.jwt.secret && !config.jwt.publicKeyFile && !config.jwt.jwksUrl) {
     if (config.production) {
-      process.stderr.write('ortserve: NODE_ENV=production needs JWT_SECRET (HS256, 16+ characters) or JWT_PUBLIC_KEY_FILE (RS256/ES256 public key in PEM)\n');
+      process.stderr.write('ortserve: NODE_ENV=production needs JWT_SECRET (HS256, 16+ characters), JWT_PUBLIC_KEY_FILE (RS256/ES256 public key in PEM) or JWKS_URL\n');
       process.exit(2);
     }
     config.jwt.secret = randomBytes(32).toString('base64url');

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ERR_BAD_REQUEST, ERR_CONFLICT, ERR_MODEL_NOT_FOUND, ERR_UNPROCESSABLE_MODEL } from '../errors.js';
 import { renameDurable, TEMP_PREFIX, writeFileAtomic } from '../repository/atomic-file.js';
-import { isValidModelName, MODEL_FILE, type ModelRepository } from '../repository/model-repository.js';
+import { DIGEST_FILE, digestFileText, isValidModelName, MODEL_FILE, type ModelRepository } from '../repository/model-repository.js';
 import type { WorkerPool } from '../runtime/worker-pool.js';
 import type { Model, ModelManager } from './model-manager.js';
 import type { ModelVersion } from './model-version.js';
@@ -139,6 +139,9 @@ export class ModelAdmin {
     if (!isValidModelName(name)) throw new ERR_BAD_REQUEST(`'${name}' is not a valid model name (letters, digits, '_', '.', '-')`);
     if (!VERSION.test(version)) throw new ERR_BAD_REQUEST(`'${version}' is not a version (a positive integer)`);
     if (bytes.byteLength === 0) throw new ERR_BAD_REQUEST('the body is empty; send the ONNX file as application/octet-stream');
+    if (opts.sha256 === undefined && this.repository.requireSha256) {
+      throw new ERR_BAD_REQUEST('REQUIRE_SHA256 is set: send the file\'s sha256 (hex) in the X-Content-Sha256 header');
+    }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (opts.sha256 !== undefined && opts.sha256.toLowerCase() !== sha256) {
       throw new ERR_BAD_REQUEST(`X-Content-Sha256 is ${opts.sha256} but the body's sha256 is ${sha256}; the upload was corrupted or truncated`);
@@ -158,6 +161,8 @@ export class ModelAdmin {
       await fs.rm(staging, { recursive: true, force: true });
       try {
         await writeFileAtomic(path.join(staging, MODEL_FILE), bytes);
+        // The digest beside the file, so that REQUIRE_SHA256 (here or on another replica) accepts the upload.
+        await writeFileAtomic(path.join(staging, DIGEST_FILE), digestFileText(sha256));
         await renameDurable(staging, versionDir);
       } catch (err) {
         await fs.rm(staging, { recursive: true, force: true });

@@ -9,6 +9,8 @@ import { type ModelConfig, ModelConfigError, parseModelConfig } from '../config/
 export const MODEL_FILE = 'model.onnx';
 export const CONFIG_FILE = 'config.json';
 export const BASELINE_FILE = 'baseline.json';
+/** `model.onnx.sha256` beside a model file: its hex digest, optionally followed by the file name (sha256sum's format). */
+export const DIGEST_FILE = `${MODEL_FILE}.sha256`;
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_DIR = /^[1-9][0-9]{0,8}$/;
 
@@ -36,10 +38,22 @@ export function isValidModelName(name: string): boolean {
   return MODEL_NAME.test(name);
 }
 
+/** A model file that REQUIRE_SHA256 refuses: no digest file, an unreadable one, or a digest that does not match. */
+export class ModelIntegrityError extends Error {
+  override readonly name = 'ModelIntegrityError';
+}
+
+export interface RepositoryOptions {
+  /** Load a model file only when the digest file beside it names its sha256 (REQUIRE_SHA256). */
+  requireSha256?: boolean;
+}
+
 export class ModelRepository {
   readonly root: string;
-  constructor(root: string) {
+  readonly requireSha256: boolean;
+  constructor(root: string, options: RepositoryOptions = {}) {
     this.root = root;
+    this.requireSha256 = options.requireSha256 ?? false;
   }
 
   /** Every model directory under the root, sorted by name. Throws only if the root itself is unreadable. */
@@ -103,12 +117,35 @@ export class ModelRepository {
     }
   }
 
-  /** The model file's bytes and their sha256, read once so that the digest matches what is loaded. */
+  /**
+   * The model file's bytes and their sha256, read once so that the digest matches what is loaded. With
+   * requireSha256, throws ModelIntegrityError unless `model.onnx.sha256` beside it holds that digest.
+   */
   async readModelFile(file: string): Promise<ModelFile> {
     const bytes = await fs.readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (this.requireSha256) await this.verifyDigest(file, sha256);
     return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256 };
   }
+
+  private async verifyDigest(file: string, sha256: string): Promise<void> {
+    const digestFile = `${file}.sha256`;
+    let text: string;
+    try {
+      text = await fs.readFile(digestFile, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ModelIntegrityError(code === 'ENOENT' ? `REQUIRE_SHA256 is set and ${DIGEST_FILE} is missing beside the model file` : `cannot read ${DIGEST_FILE}: ${code ?? (err as Error).message}`);
+    }
+    const expected = /^\s*([0-9a-fA-F]{64})(\s|$)/.exec(text)?.[1]?.toLowerCase();
+    if (!expected) throw new ModelIntegrityError(`${DIGEST_FILE} does not start with a sha256 hex digest (64 hex digits)`);
+    if (expected !== sha256) throw new ModelIntegrityError(`the model file's sha256 is ${sha256} but ${DIGEST_FILE} says ${expected}; the file was changed or corrupted`);
+  }
+}
+
+/** The text of a digest file for `bytes`' sha256, in sha256sum's format. */
+export function digestFileText(sha256: string): string {
+  return `${sha256}  ${MODEL_FILE}\n`;
 }
 
 /** Directories, and symbolic links to directories (volumes and ConfigMaps mount through links). */
