@@ -30,7 +30,12 @@ describe('loadConfig', () => {
     assert.deepEqual(c.batching, { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024 });
     assert.equal(c.shutdownTimeoutMs, 30000);
     assert.equal(c.warmup, true);
-    assert.deepEqual(c.jwt, { secret: undefined, publicKeyFile: undefined, issuer: undefined, audience: undefined });
+    assert.deepEqual(c.jwt, { secret: undefined, publicKeyFile: undefined, jwksUrl: undefined, jwksCacheMs: 600_000, clockSkewSeconds: 30, issuer: undefined, audience: undefined });
+    assert.equal(c.tls, undefined);
+    assert.equal(c.requireSha256, false);
+    assert.equal(c.console, true);
+    assert.deepEqual(c.http, { headersTimeoutMs: 20_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 72_000 });
+    assert.deepEqual(c.limits, { maxTensorElements: 16 * 1024 * 1024, maxRowsPerRequest: 65_536, maxInputs: 64, maxBytesElementBytes: 1024 * 1024, maxJsonDepth: 32 });
   });
 
   it('treats blank values as unset', () => {
@@ -84,10 +89,18 @@ describe('loadConfig', () => {
 
   it('keeps the JWT settings it is given', () => {
     const c = loadConfig({ JWT_SECRET: 'a-secret-of-20-chars', JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud' });
-    assert.deepEqual(c.jwt, { secret: 'a-secret-of-20-chars', publicKeyFile: undefined, issuer: 'iss', audience: 'aud' });
+    assert.deepEqual(c.jwt, { secret: 'a-secret-of-20-chars', publicKeyFile: undefined, jwksUrl: undefined, jwksCacheMs: 600_000, clockSkewSeconds: 30, issuer: 'iss', audience: 'aud' });
     const k = loadConfig({ JWT_PUBLIC_KEY_FILE: '/keys/pub.pem' });
     assert.equal(k.jwt.publicKeyFile, '/keys/pub.pem');
     assert.equal(k.jwt.secret, undefined);
+  });
+
+  it('refuses two key sources, or half a TLS configuration', () => {
+    assert.throws(() => loadConfig({ JWT_SECRET: 'a-secret-of-20-chars', JWKS_URL: 'http://127.0.0.1:1/jwks' }), /JWKS_URL: set one of JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS_URL/);
+    assert.throws(() => loadConfig({ JWKS_URL: 'file:///etc/keys' }), /JWKS_URL/);
+    assert.throws(() => loadConfig({ TLS_KEY_FILE: '/k.pem' }), /TLS_CERT_FILE: TLS needs both/);
+    assert.throws(() => loadConfig({ JWT_CLOCK_SKEW_SECONDS: '301' }), /JWT_CLOCK_SKEW_SECONDS/);
+    assert.deepEqual(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).tls, { certFile: '/c.pem', keyFile: '/k.pem' });
   });
 
   it('lists every problem at once, each naming its variable', () => {

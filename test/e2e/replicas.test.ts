@@ -160,7 +160,7 @@ describe('two replicas on one repository directory (real processes, polling ever
     ]);
     assert.equal(ra.status, 200, JSON.stringify(ra.body));
     assert.equal(rb.status, 200, JSON.stringify(rb.body));
-    assert.deepEqual([ra.body.revision, rb.body.revision].sort(), [revision + 1, revision + 2]);
+    assert.deepEqual([ra.body.revision, rb.body.revision].sort((x, y) => x - y), [revision + 1, revision + 2]);
     const last = ra.body.revision > rb.body.revision ? ra.body : rb.body;
     await eventually('A and B serve the last write', async () => {
       const [ta, tb] = await Promise.all([traffic(a), traffic(b)]);

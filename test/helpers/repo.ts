@@ -11,7 +11,8 @@ export const FIXTURE_MODELS = path.join(ROOT, 'test/fixtures/models');
 /** A private copy of `src` (models/ unless told) in a new temporary folder whose name starts with `prefix`. */
 export function tempRepo(prefix: string, src = BUNDLED_MODELS): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.cpSync(src, dir, { recursive: true });
+  // Not the lifecycle state a local run may have left in the source folder: each copy starts from the files alone.
+  fs.cpSync(src, dir, { recursive: true, filter: (from) => path.basename(from) !== '.ortserve' });
   return dir;
 }
 
