@@ -19,6 +19,9 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The operator console: browser sources bundled by esbuild into dist/console (no CDN at run time).
+COPY console ./console
+COPY scripts/build-console.mjs ./scripts/
 # dist/main.js and dist/runtime/session-worker.js (the worker thread entry) among the rest.
 RUN npm run build
 

@@ -23,6 +23,7 @@ import { installErrorHandlers } from './error-handler.js';
 import { listenerOptions } from './listener-options.js';
 import { createRedisClient } from './rate-limit-store.js';
 import { type AdminOptions, adminRoutes } from './routes/admin.js';
+import { consoleRoutes } from './routes/console.js';
 import { driftRoutes } from './routes/drift.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { healthRoutes } from './routes/health.js';
@@ -206,6 +207,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const adminServer = config.adminPort ? await buildAdminServer(config, app.log, { manager, admin, maxUploadBytes: config.maxUploadBytes }, headers) : undefined;
   if (!adminServer) await app.register(adminRoutes, { manager, admin, maxUploadBytes: config.maxUploadBytes });
   app.ortserve.adminServer = adminServer;
+  // The console calls the admin API from its own origin, so it is served where the admin API is (ADMIN_PORT or this port).
+  if (config.console) await (adminServer ?? app).register(consoleRoutes, { manager, metrics });
 
   app.addHook('onClose', async () => {
     shuttingDown = true;

@@ -1,0 +1,116 @@
+// Shapes of the server's answers that the console reads (src/http/routes/admin.ts and console.ts).
+
+export interface Shadow {
+  version: string;
+  fraction: number;
+}
+
+export interface TrafficView {
+  weights: Record<string, number> | null;
+  shadow: Shadow | null;
+  revision: number;
+  /** Without a table: the version that serves unversioned requests. */
+  default_version?: string | null;
+}
+
+export interface AdminVersion {
+  version: string;
+  state: string;
+  reason?: string;
+  sha256: string | null;
+  load_time: string | null;
+  queue_depth: number;
+}
+
+export interface AdminModel {
+  name: string;
+  reason?: string;
+  versions: AdminVersion[];
+  traffic: TrafficView;
+}
+
+export interface AdminModels {
+  models: AdminModel[];
+}
+
+export interface WindowStats {
+  window_seconds: number;
+  requests: number;
+  errors: number;
+  error_rate: number | null;
+  requests_per_second: number;
+  rows_per_second: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  mean_ms: number | null;
+  queue_depth: number;
+  requests_total: number;
+  rows_total: number;
+  batch_sizes: { batch_size: number; executions: number }[];
+  shadow: { requests: number; disagreements: number; agreement_rate: number | null };
+}
+
+export type StatsVersion = { version: string; state: string } & Partial<WindowStats>;
+
+export interface StatsResponse {
+  window_seconds: number;
+  sample_interval_seconds: number;
+  models: { name: string; versions: StatsVersion[] }[];
+}
+
+export interface SeriesPoints {
+  t: number[];
+  requests_per_second: number[];
+  rows_per_second: number[];
+  error_rate: (number | null)[];
+  p50_ms: (number | null)[];
+  p99_ms: (number | null)[];
+  mean_ms: (number | null)[];
+  queue_depth: number[];
+}
+
+export interface HistoryResponse {
+  model_name: string;
+  sample_interval_seconds: number;
+  retain_seconds: number;
+  versions: { version: string; state: string; points: SeriesPoints; batch_sizes: { batch_size: number; executions: number }[]; queue_depth: number }[];
+}
+
+export interface FeatureDrift {
+  input: string;
+  feature: string;
+  psi: number | null;
+  edges: number[];
+  reference: number[];
+  current: number[];
+  reference_rows: number;
+  current_rows: number;
+  reference_source: 'baseline' | 'first_rows';
+}
+
+export interface PredictionDrift {
+  kind: 'classes' | 'values';
+  psi: number | null;
+  labels?: string[];
+  edges?: number[];
+  reference: number[];
+  current: number[];
+  reference_rows: number;
+  current_rows: number;
+}
+
+export interface MonitoringResponse {
+  model_name: string;
+  model_version: string;
+  state: string;
+  task: 'classification' | 'regression' | null;
+  drift: { reference: 'baseline' | 'first_rows'; reference_complete: boolean; features: FeatureDrift[]; prediction: PredictionDrift | null } | null;
+  feedback: { rows: number; accuracy: number | null } | null;
+  shadow: { requests: number; disagreements: number; agreement_rate: number | null } | null;
+}
+
+/** The share of unversioned traffic a version gets under this view (the default policy gives the default 100). */
+export function weightOf(t: TrafficView, version: string): number {
+  if (t.weights) return t.weights[version] ?? 0;
+  return t.default_version === version ? 100 : 0;
+}
