@@ -166,6 +166,17 @@ describe('the runtime stage of the Dockerfile, laid out and run as written', () 
     assert.deepEqual(body.outputs[0]!.shape, [1, 10]);
   });
 
+  it('serves the operator console built into the image', async () => {
+    const page = await fetch(`${base}/console/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const script = /<script[^>]+src="([^"]+)"/.exec(html)?.[1];
+    assert.ok(script, `the console page loads a script: ${html.slice(0, 200)}`);
+    const js = await fetch(new URL(script, `${base}/console/`));
+    assert.equal(js.status, 200);
+    assert.ok((await js.text()).length > 1000, 'the bundled script is not empty');
+  });
+
   it('writes an uploaded version into the repository, and nothing anywhere else', async () => {
     const app = path.join(tmp, layout.workdir);
     const configured = layout.env.MODEL_REPOSITORY ?? './models';
