@@ -20,6 +20,7 @@ import { WorkerPool } from '../runtime/worker-pool.js';
 import authPlugin, { addAuthEnforcement } from './auth.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandlers } from './error-handler.js';
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 import { listenerOptions } from './listener-options.js';
 import { createRedisClient } from './rate-limit-store.js';
 import { type AdminOptions, adminRoutes } from './routes/admin.js';
@@ -76,6 +77,8 @@ export interface BuildOptions {
 async function buildAdminServer(config: Config, log: FastifyBaseLogger, opts: AdminOptions, headers: HeaderSet): Promise<FastifyInstance> {
   const admin = Fastify({
     ...listenerOptions(config),
+    frameworkErrors,
+    clientErrorHandler,
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
@@ -109,6 +112,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   const headers = securityHeaders(config.tls !== undefined);
   const app = Fastify({
     ...listenerOptions(config),
+    frameworkErrors,
+    clientErrorHandler,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One line per request comes from our onResponse hook, with model and version.
     logController: new LogController({ disableRequestLogging: true }),

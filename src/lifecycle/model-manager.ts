@@ -70,7 +70,8 @@ export class ModelManager {
 
   /** Scans the repository and loads every model (in parallel); never rejects for one bad model. */
   async loadAll(): Promise<void> {
-    const entries = await this.opts.repository.scan();
+    // A folder with no version and no config.json error is not a model yet (e.g. what a killed first upload left).
+    const entries = (await this.opts.repository.scan()).filter((e) => e.versions.length > 0 || e.configError !== undefined);
     await Promise.all(entries.map(async (e) => this.loadModel(e, await this.readState(e.name))));
     this.initialLoadDone = true;
   }

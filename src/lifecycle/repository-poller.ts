@@ -3,7 +3,8 @@
 // directory added by hand), puts a newer traffic table in force, and drains versions that were unloaded
 // elsewhere. Eventually consistent within one interval plus a load; runs under the same per-model lock as
 // admin actions, so it never interleaves with one.
-import type { ModelEntry, ModelRepository } from '../repository/model-repository.js';
+import path from 'node:path';
+import { MODEL_FILE, type ModelEntry, type ModelRepository } from '../repository/model-repository.js';
 import type { ModelAdmin } from './model-admin.js';
 import type { ModelManager } from './model-manager.js';
 import type { ModelState } from './state-store.js';
@@ -73,7 +74,13 @@ export class RepositoryPoller {
       return;
     }
     if (entry.configError) return;
-    const wanted = this.manager.wantedVersions(entry, state);
+    // A serving version whose model file was deleted keeps serving from memory: its folder still names it, and
+    // only removing the folder (or an admin action) unloads it.
+    const serving = entry.versionsWithoutFile
+      .filter((n) => model.versions.get(n)?.state === 'ready')
+      .map((n) => ({ version: n, file: path.join(entry.dir, String(n), MODEL_FILE) }));
+    const present = serving.length === 0 ? entry : { ...entry, versions: [...entry.versions, ...serving].sort((a, b) => a.version - b.version) };
+    const wanted = this.manager.wantedVersions(present, state);
     const missing = wanted.filter((v) => {
       const known = model.versions.get(v.version);
       return !known || known.state === 'unloaded';

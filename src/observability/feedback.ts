@@ -15,6 +15,8 @@ export interface FeedbackTarget {
   readonly task: 'classification' | 'regression' | undefined;
   /** Class labels of the predicted output, for labels given as strings. */
   readonly classLabels: readonly string[] | undefined;
+  /** Classes the predicted output has (its last dimension), when fixed: a class index must be below it. */
+  readonly classCount: number | undefined;
   recordFeedback(predictions: Float64Array, truths: Float64Array): void;
 }
 

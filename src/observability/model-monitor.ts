@@ -45,6 +45,7 @@ function lazyGauge(create: (() => { set(v: number): void }) | undefined): { set(
 export class ModelMonitor implements FeedbackTarget {
   readonly task: Task | undefined;
   readonly classLabels: readonly string[] | undefined;
+  readonly classCount: number | undefined;
   private readonly output: DriftTensorSpec | undefined;
   private drift: DriftMonitor | undefined;
   private readonly accuracy: AccuracyWindow;
@@ -54,6 +55,8 @@ export class ModelMonitor implements FeedbackTarget {
     this.output = o.outputs[0];
     this.task = o.task ?? inferTask(this.output);
     this.classLabels = this.output ? o.labels?.[this.output.name] : undefined;
+    const width = this.output?.shape.length === 2 ? this.output.shape[1]! : -1;
+    this.classCount = this.task === 'classification' ? (width > 0 ? width : this.classLabels?.length) : undefined;
     this.accuracy = new AccuracyWindow(o.feedbackWindow);
     this.metrics = o.metrics;
     const metrics = o.metrics;

@@ -27,6 +27,8 @@ export interface ModelEntry {
   /** Set when config.json exists but is invalid: the model must not load. */
   configError?: string;
   versions: VersionEntry[];
+  /** Version folders without a model file (deleted or not written yet): not loadable, not a reason to unload. */
+  versionsWithoutFile: number[];
 }
 
 export interface ModelFile {
@@ -77,13 +79,16 @@ export class ModelRepository {
       return undefined;
     }
     const versions: VersionEntry[] = [];
+    const versionsWithoutFile: number[] = [];
     for (const d of dirents) {
       if (!VERSION_DIR.test(d.name) || !(await isDirectory(dir, d))) continue;
       const file = path.join(dir, d.name, MODEL_FILE);
       if (await isFile(file)) versions.push({ version: Number(d.name), file });
+      else versionsWithoutFile.push(Number(d.name));
     }
     versions.sort((a, b) => a.version - b.version);
-    const entry: ModelEntry = { name, dir, config: {}, versions };
+    versionsWithoutFile.sort((a, b) => a - b);
+    const entry: ModelEntry = { name, dir, config: {}, versions, versionsWithoutFile };
     const configFile = path.join(dir, CONFIG_FILE);
     let text: string | undefined;
     try {

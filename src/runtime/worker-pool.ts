@@ -89,6 +89,9 @@ export interface WorkerPoolOptions {
   onWorkerExit?: (index: number, reason: string) => void;
 }
 
+/** How long a run waits for a ready worker while every worker is being replaced. */
+const WORKER_WAIT_MS = 30_000;
+
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
   private readonly registry = new Map<string, Registered>();
@@ -96,6 +99,8 @@ export class WorkerPool {
   /** Deaths since a worker last completed a run or a restore; drives the respawn back-off. */
   private consecutiveDeaths = 0;
   private closed = false;
+  /** Runs that found no ready worker (every worker being replaced): started when one is ready again. */
+  private readonly waitingForWorker: (() => void)[] = [];
   private readonly onWorkerExit: WorkerPoolOptions['onWorkerExit'];
 
   constructor(options: WorkerPoolOptions) {
@@ -152,12 +157,16 @@ export class WorkerPool {
     for (const w of this.workers) w.thread.postMessage({ type: 'unload', key } satisfies ToWorker);
   }
 
-  /** Runs one batch on the least busy ready worker. Input buffers are transferred (unusable afterwards). */
+  /**
+   * Runs one batch on the least busy ready worker. Input buffers are transferred (unusable afterwards). While no
+   * worker is ready (the only one is being replaced and reloads its sessions), the run waits for one, up to
+   * WORKER_WAIT_MS, instead of failing requests that did nothing wrong.
+   */
   run(key: string, feeds: WireTensor[], outputNames: string[]): Promise<RunResult> {
     if (this.closed) return Promise.reject(new RunError('worker pool is closed'));
     let best: PoolWorker | undefined;
     for (const w of this.workers) if (w.ready && (best === undefined || w.inFlight < best.inFlight)) best = w;
-    if (!best) return Promise.reject(new RunError('no worker thread is available'));
+    if (!best) return this.afterWorkerReady().then(() => this.run(key, feeds, outputNames));
     const worker = best;
     const id = this.nextRunId++;
     const transfer: ArrayBuffer[] = [];
@@ -175,9 +184,25 @@ export class WorkerPool {
     });
   }
 
+  private afterWorkerReady(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.waitingForWorker.indexOf(wake);
+        if (i >= 0) this.waitingForWorker.splice(i, 1);
+        reject(new RunError(`no worker thread became ready within ${WORKER_WAIT_MS} ms`));
+      }, WORKER_WAIT_MS);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waitingForWorker.push(wake);
+    });
+  }
+
   /** Terminates every worker; pending runs fail. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of this.waitingForWorker.splice(0)) wake();
     await Promise.all(this.workers.map((w) => stopThread(w.thread)));
   }
 
@@ -239,6 +264,7 @@ export class WorkerPool {
     if (this.workers.includes(w)) {
       w.ready = true;
       this.consecutiveDeaths = 0;
+      for (const wake of this.waitingForWorker.splice(0)) wake();
     }
   }
 

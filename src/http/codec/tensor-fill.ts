@@ -73,6 +73,8 @@ class Filler {
 /** Converts JSON `data` to a typed array of exactly `expected` elements; BYTES elements up to `maxStringBytes`. */
 export function fillTensor(name: string, info: DatatypeInfo, data: unknown, expected: number, maxStringBytes = Number.POSITIVE_INFINITY): TensorData {
   if (!Array.isArray(data)) throw new ERR_INVALID_TENSOR(name, 'data must be an array');
+  // Flat data of the wrong length is refused before a typed array of the shape's size is allocated.
+  if (data.length !== expected && (data.length === 0 || !Array.isArray(data[0]))) throw new ERR_INVALID_TENSOR(name, `data has ${data.length} elements but shape needs ${expected}`);
   const filler = new Filler(name, info, allocate(info, expected), expected, maxStringBytes);
   filler.fill(data, 0);
   if (filler.index !== expected) throw filler.lengthError(filler.index);

@@ -28,6 +28,7 @@ export function truthsOf(target: FeedbackTarget, labels: (number | string)[]): F
     }
     if (typeof label === 'number') {
       if (!Number.isInteger(label) || label < 0) throw new ERR_BAD_REQUEST(`labels[${i}] must be a class index (a non-negative integer) or a class label`);
+      if (target.classCount !== undefined && label >= target.classCount) throw new ERR_BAD_REQUEST(`labels[${i}] is class ${label} but the model has ${target.classCount} classes (0..${target.classCount - 1})`);
       out[i] = label;
       return;
     }
