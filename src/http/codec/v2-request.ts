@@ -8,6 +8,7 @@ import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
 import type { ModelSignature, TensorSpec } from '../../lifecycle/signature.js';
 import { elementCount } from '../../runtime/datatypes.js';
 import type { RequestInput } from '../../scheduler/dynamic-batcher.js';
+import { fillFromScanned, ScannedData } from './json-scan.js';
 import { checkInputCount, checkJsonDepth, checkRows, ElementBudget, type RequestLimits } from './limits.js';
 import { BinaryReader } from './v2-binary.js';
 import { fillTensor } from './tensor-fill.js';
@@ -164,7 +165,10 @@ export function decodeInferRequest(sig: ModelSignature, body: unknown, limits: R
     const size = input.parameters?.binary_data_size;
     let data;
     if (size === undefined) {
-      data = fillTensor(input.name, spec.info, input.data, n, limits.maxBytesElementBytes);
+      data =
+        input.data instanceof ScannedData
+          ? fillFromScanned(input.name, spec.info, input.data, n)
+          : fillTensor(input.name, spec.info, input.data, n, limits.maxBytesElementBytes);
     } else {
       if (!reader) throw new ERR_INVALID_TENSOR(input.name, 'parameters.binary_data_size needs a binary body: send the JSON header length in the Inference-Header-Content-Length header');
       if (input.data !== undefined) throw new ERR_INVALID_TENSOR(input.name, 'give either "data" or parameters.binary_data_size, not both');

@@ -21,7 +21,7 @@ interface Params {
 
 export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Promise<void> {
   const { manager, limits } = opts;
-  registerContentTypes(app, { binaryTensors: true });
+  registerContentTypes(app, { binaryTensors: true, maxJsonDepth: limits.maxJsonDepth });
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const route = manager.route(req.params.model, req.params.version, routingKey(req.headers['x-routing-key']));
     const v = route.version;
