@@ -118,6 +118,21 @@ export async function heapSnapshot(app: FastifyInstance): Promise<{ mainBytes: n
 
 export const MiB = 1024 * 1024;
 
+/**
+ * Runs `work` (more fuzzing) between two heap snapshots and asserts that neither the main thread's heap nor a
+ * worker's grew beyond generous bounds (tighter when a full GC could be forced). `label` prefixes the diagnostic.
+ */
+export async function assertHeapFlat(t: { diagnostic(message: string): void }, app: FastifyInstance, label: () => string, work: () => Promise<void>): Promise<void> {
+  const before = await heapSnapshot(app);
+  await work();
+  const afterwards = await heapSnapshot(app);
+  const growth = afterwards.mainBytes - before.mainBytes;
+  const workerGrowth = Math.max(...afterwards.workerBytes.map((b, i) => b - (before.workerBytes[i] ?? 0)));
+  t.diagnostic(`${label()}; main heap ${(before.mainBytes / MiB).toFixed(1)} -> ${(afterwards.mainBytes / MiB).toFixed(1)} MiB (gc: ${afterwards.collected}); worker heap growth ${(workerGrowth / MiB).toFixed(1)} MiB`);
+  assert.ok(growth < (afterwards.collected ? 16 : 64) * MiB, `main heap grew by ${(growth / MiB).toFixed(1)} MiB`);
+  assert.ok(workerGrowth < 64 * MiB, `a worker heap grew by ${(workerGrowth / MiB).toFixed(1)} MiB`);
+}
+
 /** `arb` in one case out of `1 + absentWeight`, undefined otherwise (fc.option's freq counts the other way). */
 export function rarely<T>(arb: fc.Arbitrary<T>, absentWeight: number): fc.Arbitrary<T | undefined> {
   return fc.oneof({ arbitrary: fc.constant(undefined), weight: absentWeight }, { arbitrary: arb, weight: 1 });
