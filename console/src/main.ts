@@ -58,8 +58,14 @@ function route(): void {
   if (!session.token()) return showSignIn();
   stop();
   const m = /^#\/models\/([^/]+)$/.exec(location.hash);
-  page = m ? modelPage(decodeURIComponent(m[1]!)) : modelsPage();
-  crumbs.replaceChildren(h('a', { href: '#/' }, 'Models'), ...(m ? [' / ', h('span', {}, page.title)] : []));
+  let name: string | undefined;
+  try {
+    name = m ? decodeURIComponent(m[1]!) : undefined;
+  } catch {
+    name = undefined; // a fragment that is not valid percent-encoding: show the models page
+  }
+  page = name !== undefined ? modelPage(name) : modelsPage();
+  crumbs.replaceChildren(h('a', { href: '#/' }, 'Models'), ...(name !== undefined ? [' / ', h('span', {}, page.title)] : []));
   setText(who, session.subject() ? `signed in as ${session.subject()}` : 'signed in');
   signOutButton.hidden = false;
   view.replaceChildren(page.el);

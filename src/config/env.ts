@@ -72,6 +72,10 @@ export const envSchema = z
     if (env.JWT_SECRET !== undefined && env.JWT_PUBLIC_KEY_FILE !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY_FILE (RS256/ES256), not both' });
     }
+    if (env.JWKS_URL !== undefined && env.NODE_ENV === 'production' && !env.JWKS_URL.startsWith('https://')) {
+      // Whoever sits between the server and a plain-HTTP key set could serve their own keys and sign any token.
+      ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'must be an https:// URL when NODE_ENV=production' });
+    }
     if (env.JWKS_URL !== undefined && (env.JWT_SECRET !== undefined || env.JWT_PUBLIC_KEY_FILE !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'set one of JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS_URL' });
     }

@@ -81,6 +81,8 @@ export interface HistoryOptions {
   metrics?: Metrics;
   intervalMs?: number;
   retainMs?: number;
+  /** Told when a sample fails (the sampler keeps going; a failed tick leaves a gap). */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -190,7 +192,8 @@ export class History {
     if (this.timer) return;
     this.timer = setInterval(() => {
       // One sample at a time: a slow metrics read skips a tick rather than piling up.
-      if (!this.sampling) this.sampling = this.sample().finally(() => (this.sampling = undefined));
+      // A failed sample must not become an unhandled rejection (which would end the process): report it, go on.
+      if (!this.sampling) this.sampling = this.sample().catch((err: unknown) => this.opts.onError?.(err)).finally(() => (this.sampling = undefined));
     }, this.intervalMs);
     this.timer.unref();
   }

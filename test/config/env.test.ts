@@ -98,6 +98,8 @@ describe('loadConfig', () => {
   it('refuses two key sources, or half a TLS configuration', () => {
     assert.throws(() => loadConfig({ JWT_SECRET: 'a-secret-of-20-chars', JWKS_URL: 'http://127.0.0.1:1/jwks' }), /JWKS_URL: set one of JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS_URL/);
     assert.throws(() => loadConfig({ JWKS_URL: 'file:///etc/keys' }), /JWKS_URL/);
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', JWKS_URL: 'http://idp.example/jwks.json' }), /JWKS_URL: must be an https:\/\/ URL when NODE_ENV=production/);
+    assert.equal(loadConfig({ NODE_ENV: 'production', JWKS_URL: 'https://idp.example/jwks.json' }).jwt.jwksUrl, 'https://idp.example/jwks.json');
     assert.throws(() => loadConfig({ TLS_KEY_FILE: '/k.pem' }), /TLS_CERT_FILE: TLS needs both/);
     assert.throws(() => loadConfig({ JWT_CLOCK_SKEW_SECONDS: '301' }), /JWT_CLOCK_SKEW_SECONDS/);
     assert.deepEqual(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).tls, { certFile: '/c.pem', keyFile: '/k.pem' });

@@ -202,6 +202,22 @@ describe('history sampler', () => {
     assert.equal(history.samples('m', '1').length, taken, 'no sample after stop()');
   });
 
+  it('reports a failing sample and keeps sampling, instead of an unhandled rejection', async () => {
+    const errors: unknown[] = [];
+    const history = new History({
+      versions: () => {
+        throw new Error('stats unavailable');
+      },
+      intervalMs: 10,
+      retainMs: 1000,
+      onError: (err) => errors.push(err),
+    });
+    history.start();
+    while (errors.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await history.stop();
+    assert.match((errors[0] as Error).message, /stats unavailable/);
+  });
+
   it('refuses an interval that is not positive or longer than the retention', () => {
     assert.throws(() => new History({ versions: () => [], intervalMs: 0 }), /intervalMs/);
     assert.throws(() => new History({ versions: () => [], intervalMs: 10_000, retainMs: 5000 }), /retainMs/);

@@ -40,6 +40,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
     versions: () => manager.list().flatMap((m) => [...m.versions.values()]),
     metrics: opts.metrics,
     intervalMs: opts.sampleIntervalMs,
+    onError: (err) => app.log.warn({ err }, 'console history: a sample failed'),
   });
   history.start();
   app.addHook('onClose', async () => history.stop());
