@@ -119,29 +119,39 @@ describe('a full queue sheds load', () => {
     assert.equal((await rejectedCount(s)) - rejectedBefore, flood.length, 'inference_requests_total counts each shed request as rejected');
   });
 
-  it('answers 504 to a queued request whose X-Request-Timeout-Ms passed before a run slot freed, without running it', { timeout: 30_000 }, async () => {
+  it('answers 504 to a queued request whose X-Request-Timeout-Ms passed before a run slot freed, without running it', { timeout: 60_000 }, async () => {
     const stats = async () => {
       const res = await fetch(`${s.url}/v2/models/digits/versions/1/stats`, { headers: PREDICT });
       return ((await res.json()) as { model_stats: { inference_count: number }[] }).model_stats[0]!.inference_count;
     };
-    const rowsBefore = await stats();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const order: string[] = [];
-    // Two big requests: one runs, one waits (whichever arrived first); the short-lived one then queues behind both.
-    const big = [postDigits(agent, s.url, 'big-0', BIG_ROWS, order), postDigits(agent, s.url, 'big-1', BIG_ROWS, order)];
-    let settled = false;
-    void Promise.all(big).then(() => (settled = true));
-    while ((await queueDepth(s)) < 1) {
-      assert.ok(!settled, 'both big requests finished before one was queued');
-      await sleep(5);
+    // Timing decides whether the two big requests overlap at all on a busy machine (one may finish before the
+    // other is read), so the scenario is tried until it happens, up to five times; the checks apply to that try.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const rowsBefore = await stats();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+      const order: string[] = [];
+      // Two big requests: one runs, one waits (whichever arrived first); the short-lived one then queues behind.
+      const big = [postDigits(agent, s.url, 'big-0', BIG_ROWS, order), postDigits(agent, s.url, 'big-1', BIG_ROWS, order)];
+      let settled = false;
+      void Promise.all(big).then(() => (settled = true));
+      while (!settled && (await queueDepth(s)) < 1) await sleep(2);
+      if (settled) {
+        agent.destroy();
+        continue; // never overlapped: try again
+      }
+      const late = await postDigits(agent, s.url, 'late', 1, order, { 'x-request-timeout-ms': '1' });
+      const answers = await Promise.all(big);
+      agent.destroy();
+      assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+      // Both big runs over before the late request was even read: it ran at once on an idle runtime. Not the
+      // scenario (a 200 while a big request still waited would show in `order` as late answered before one).
+      if (late.status === 200 && order.indexOf('late') > Math.max(order.indexOf('big-0'), order.indexOf('big-1'))) continue;
+      assert.equal(late.status, 504, `${JSON.stringify(late)} (answers in order ${order.join(', ')})`);
+      assert.match((JSON.parse(late.error!) as { error: string }).error, /request timed out after waiting \d+ ms for a batch/);
+      assert.equal((await stats()) - rowsBefore, 2 * BIG_ROWS, 'the timed-out request never ran');
+      return;
     }
-    const late = await postDigits(agent, s.url, 'late', 1, order, { 'x-request-timeout-ms': '1' });
-    const answers = await Promise.all(big);
-    agent.destroy();
-    assert.deepEqual(answers.map((a) => a.status), [200, 200]);
-    assert.equal(late.status, 504, JSON.stringify(late));
-    assert.match((JSON.parse(late.error!) as { error: string }).error, /request timed out after waiting \d+ ms for a batch/);
-    assert.equal((await stats()) - rowsBefore, 2 * BIG_ROWS, 'the timed-out request never ran');
+    assert.fail('in five tries the two big requests never overlapped with a late request queued behind them');
   });
 
   it('admits requests again once the queue has room', async () => {
