@@ -1,4 +1,4 @@
-// FeedbackStore.remember() in steady state (100,000 remembered, FEEDBACK_MAX_PENDING): the ring of this session
+// FeedbackStore.remember() in steady state (100,000 remembered, FEEDBACK_MAX_PENDING): BoundedMap's ring (src/bounded-map.ts)
 // against the Map-first-key eviction it replaced (kept here as the comparison). `node --import tsx bench/feedback-store.ts`
 import { FeedbackStore } from '../src/observability/feedback.js';
 /** The eviction before: delete the Map's first key (V8 walks every entry deleted from the front since the last rehash). */

@@ -1,4 +1,8 @@
-// Shapes of the server's answers that the console reads (src/http/routes/admin.ts and console.ts).
+// Shapes of the server's answers that the console reads (src/http/routes/admin.ts and console.ts). The monitoring
+// shapes are the server's own (src/observability/report-types.ts, a module without imports).
+import type { DriftReport, SeriesPoints, WindowSummary } from '../../src/observability/report-types.js';
+
+export type { FeatureDrift, PredictionDrift, SeriesPoints } from '../../src/observability/report-types.js';
 
 export interface Shadow {
   version: string;
@@ -33,40 +37,12 @@ export interface AdminModels {
   models: AdminModel[];
 }
 
-export interface WindowStats {
-  window_seconds: number;
-  requests: number;
-  errors: number;
-  error_rate: number | null;
-  requests_per_second: number;
-  rows_per_second: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-  mean_ms: number | null;
-  queue_depth: number;
-  requests_total: number;
-  rows_total: number;
-  batch_sizes: { batch_size: number; executions: number }[];
-  shadow: { requests: number; disagreements: number; agreement_rate: number | null };
-}
-
-export type StatsVersion = { version: string; state: string } & Partial<WindowStats>;
+export type StatsVersion = { version: string; state: string } & Partial<WindowSummary>;
 
 export interface StatsResponse {
   window_seconds: number;
   sample_interval_seconds: number;
   models: { name: string; versions: StatsVersion[] }[];
-}
-
-export interface SeriesPoints {
-  t: number[];
-  requests_per_second: number[];
-  rows_per_second: number[];
-  error_rate: (number | null)[];
-  p50_ms: (number | null)[];
-  p99_ms: (number | null)[];
-  mean_ms: (number | null)[];
-  queue_depth: number[];
 }
 
 export interface HistoryResponse {
@@ -76,35 +52,12 @@ export interface HistoryResponse {
   versions: { version: string; state: string; points: SeriesPoints; batch_sizes: { batch_size: number; executions: number }[]; queue_depth: number }[];
 }
 
-export interface FeatureDrift {
-  input: string;
-  feature: string;
-  psi: number | null;
-  edges: number[];
-  reference: number[];
-  current: number[];
-  reference_rows: number;
-  current_rows: number;
-  reference_source: 'baseline' | 'first_rows';
-}
-
-export interface PredictionDrift {
-  kind: 'classes' | 'values';
-  psi: number | null;
-  labels?: string[];
-  edges?: number[];
-  reference: number[];
-  current: number[];
-  reference_rows: number;
-  current_rows: number;
-}
-
 export interface MonitoringResponse {
   model_name: string;
   model_version: string;
   state: string;
   task: 'classification' | 'regression' | null;
-  drift: { reference: 'baseline' | 'first_rows'; reference_complete: boolean; features: FeatureDrift[]; prediction: PredictionDrift | null } | null;
+  drift: DriftReport | null;
   feedback: { rows: number; accuracy: number | null } | null;
   shadow: { requests: number; disagreements: number; agreement_rate: number | null } | null;
 }

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERR_FORBIDDEN, ERR_UNAUTHORIZED } from '../errors.js';
 import { algorithmsOfKey, JwksError, JwksKeySource, type SigningKey } from './jwks.js';
+import { BoundedMap } from '../bounded-map.js';
 
 export type RouteAuth = 'public' | 'token' | 'predict' | 'admin';
 
@@ -79,17 +80,6 @@ function readPublicKey(file: string): string {
 /** The algorithms a key may verify, pinned to its type (no `none`, no HS/RS confusion). */
 export function algorithmsFor(publicKeyPem: string): string[] {
   return algorithmsOfKey(createPublicKey(publicKeyPem));
-}
-
-/** A Map that forgets its oldest entry beyond `max` entries. */
-class BoundedMap<K, V> extends Map<K, V> {
-  constructor(private readonly max: number) {
-    super();
-  }
-  override set(key: K, value: V): this {
-    if (!this.has(key) && this.size >= this.max) this.delete(this.keys().next().value as K);
-    return super.set(key, value);
-  }
 }
 
 /** What a route needs; a route that declares nothing needs `admin` (fail closed), an unknown URL is a plain 404. */

@@ -2,6 +2,7 @@
 // output is never returned and it never delays or fails the primary: it is skipped when the shadow's queue is
 // busy, and its errors are only counted. Disagreement: a different argmax for classifiers, else an absolute
 // difference above the tolerance.
+import { argmax } from '../observability/argmax.js';
 import type { Metrics } from '../observability/metrics.js';
 import { allocate, type TensorData } from '../runtime/datatypes.js';
 import type { BatchResult, BatchTensor, RequestInput } from '../scheduler/dynamic-batcher.js';
@@ -37,12 +38,6 @@ export function compareOutputs(primary: BatchTensor[], shadow: BatchTensor[], ro
   const width = x.length / rows;
   for (let r = 0; r < rows; r++) if (argmax(x, r * width, width) !== argmax(y, r * width, width)) return { disagree: true, maxAbsDifference: maxAbs };
   return { disagree: false, maxAbsDifference: maxAbs };
-}
-
-function argmax(d: ArrayLike<number>, start: number, width: number): number {
-  let best = 0;
-  for (let k = 1; k < width; k++) if (Number(d[start + k]) > Number(d[start + best])) best = k;
-  return best;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Ground truth: the server remembers recent predictions by response id in bounded memory (oldest dropped), and
 // feedback rows update per-version accuracy (classifiers) or absolute error (regression).
-// Invariant: at most maxPending ids are remembered: the ring holds the last maxPending remember() calls, and an id
-// stays only while the ring still holds its latest one.
+// Invariant: at most maxPending ids are remembered: those of the last maxPending remember() calls (BoundedMap).
+import { BoundedMap } from '../bounded-map.js';
 
 export interface PendingPrediction {
   /** Who answered: feedback for another model's id is unknown. */
@@ -22,21 +22,10 @@ export interface FeedbackTarget {
 }
 
 export class FeedbackStore {
-  /** Each remembered id with the sequence number of its latest remember(). */
-  private readonly pending = new Map<string, { prediction: PendingPrediction; seq: number }>();
-  /**
-   * Insertion order as a ring of (id, seq): evicting the oldest reads one slot. (Taking a Map's first key instead
-   * walks over every entry deleted from its front since the last rehash: O(n) per request at 100,000 entries.)
-   */
-  private readonly ringIds: (string | undefined)[];
-  private readonly ringSeqs: Float64Array;
-  private seq = 0;
-  private readonly maxPending: number;
+  private readonly pending: BoundedMap<string, PendingPrediction>;
 
   constructor(maxPending: number) {
-    this.maxPending = maxPending;
-    this.ringIds = new Array<string | undefined>(maxPending);
-    this.ringSeqs = new Float64Array(maxPending);
+    this.pending = new BoundedMap(maxPending);
   }
 
   get size(): number {
@@ -45,22 +34,15 @@ export class FeedbackStore {
 
   /** Remembers (or re-remembers, as the newest) the prediction behind `id`; forgets the oldest beyond maxPending. */
   remember(id: string, prediction: PendingPrediction): void {
-    const seq = ++this.seq;
-    const slot = seq % this.maxPending;
-    const evicted = this.ringIds[slot];
-    // The slot's id is forgotten only if that remember() is still its latest (not re-remembered, not taken).
-    if (evicted !== undefined && this.pending.get(evicted)?.seq === this.ringSeqs[slot]) this.pending.delete(evicted);
-    this.ringIds[slot] = id;
-    this.ringSeqs[slot] = seq;
-    this.pending.set(id, { prediction, seq });
+    this.pending.set(id, prediction);
   }
 
   /** The prediction behind `id` for `model`, removed so one response's feedback counts once. */
   take(model: string, id: string): PendingPrediction | undefined {
-    const e = this.pending.get(id);
-    if (!e || e.prediction.model !== model) return undefined;
+    const p = this.pending.get(id);
+    if (!p || p.model !== model) return undefined;
     this.pending.delete(id);
-    return e.prediction;
+    return p;
   }
 }
 

@@ -4,6 +4,9 @@
 // Invariant: nothing here runs on the request path; it only reads counters that the request path already keeps
 // (VersionStats, the Prometheus children) on its own timer or when an admin endpoint asks.
 import type { Metrics } from './metrics.js';
+import type { SeriesPoints, WindowSummary } from './report-types.js';
+
+export type { SeriesPoints, WindowSummary } from './report-types.js';
 
 /** What the sampler reads of a version (ModelVersion has this shape; observability does not import lifecycle). */
 export interface SampledVersion {
@@ -41,37 +44,6 @@ export interface Sample {
   shadowRequests: number;
   shadowDisagreements: number;
   queueDepth: number;
-}
-
-/** Per-interval values between consecutive samples, for charts (one entry per interval, `t` is its end). */
-export interface SeriesPoints {
-  t: number[];
-  requests_per_second: number[];
-  rows_per_second: number[];
-  error_rate: (number | null)[];
-  p50_ms: (number | null)[];
-  p99_ms: (number | null)[];
-  mean_ms: (number | null)[];
-  queue_depth: number[];
-}
-
-/** Counters over a window ending now (read live, not from the last sample). */
-export interface WindowSummary {
-  window_seconds: number;
-  requests: number;
-  errors: number;
-  error_rate: number | null;
-  requests_per_second: number;
-  rows_per_second: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-  mean_ms: number | null;
-  queue_depth: number;
-  /** Since the version loaded. */
-  requests_total: number;
-  rows_total: number;
-  batch_sizes: { batch_size: number; executions: number }[];
-  shadow: { requests: number; disagreements: number; agreement_rate: number | null };
 }
 
 export interface HistoryOptions {

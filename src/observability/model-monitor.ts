@@ -4,6 +4,7 @@
 import { type Baseline, DriftMonitor, type DriftReport, type DriftTensor, type DriftTensorSpec } from './drift/drift-monitor.js';
 import { AccuracyWindow, type FeedbackTarget } from './feedback.js';
 import type { VersionMetrics } from './metrics.js';
+import { argmax } from './argmax.js';
 
 export type Task = 'classification' | 'regression';
 
@@ -101,9 +102,7 @@ export class ModelMonitor implements FeedbackTarget {
         predictions[r] = Number(data[r]) >= 0.5 ? 1 : 0;
         continue;
       }
-      let best = 0;
-      for (let k = 1; k < width; k++) if (data[r * width + k]! > data[r * width + best]!) best = k;
-      predictions[r] = best;
+      predictions[r] = argmax(data, r * width, width);
     }
     return predictions;
   }

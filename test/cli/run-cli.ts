@@ -39,8 +39,13 @@ export function ensureBuilt(): void {
 
 /** `ortserve <args>` with `env` (and PATH, HOME); resolves with the exit code and all output. */
 export function ortserve(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return runNode([CLI, ...args], env);
+}
+
+/** `node <args>` in the checkout with only `env` (and PATH, HOME); resolves with the exit code and all output. */
+export function runNode(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,34 +1,16 @@
 // The token CLI (`node --import tsx src/cli/token.ts`): mints a token the server accepts, with JWT_SECRET or a PEM
 // private key; refuses to run without a key (exit 2); --help prints the usage.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, TEST_SECRET, startServer, type Started } from '../helpers/server.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { TEST_SECRET, startServer, type Started } from '../helpers/server.js';
+import { type Run, runNode } from './run-cli.js';
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(['--import', 'tsx', 'src/cli/token.ts', ...args], env);
 }
 
 function decode(tok: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {

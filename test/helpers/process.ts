@@ -56,12 +56,13 @@ export interface ServerProcess {
 
 /**
  * Spawns the server from this checkout on a free port with only `env` (plus PATH, HOME, PORT and HOST=127.0.0.1),
- * so nothing leaks in from the test's shell. Does not wait for it: see waitReady.
+ * so nothing leaks in from the test's shell. `entry` is node's arguments (default: src/main.ts under tsx; e.g.
+ * [dist/main.js] for the built server). Does not wait for it: see waitReady.
  */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, entry: string[] = ['--import', 'tsx', 'src/main.ts']): Promise<ServerProcess> {
   const port = await freePort();
   const full = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', ...env };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, entry, { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const log: string[] = [];
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (log.push(d), (out.stdout += d)));

@@ -14,12 +14,11 @@
 // - the process exits 0, which close-with-grace only does when the drain ended before SHUTDOWN_TIMEOUT_MS (on
 //   the timeout it exits 1).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type Exit, freePort, type ServerProcess, waitReady } from '../helpers/process.js';
+import { type ServerProcess, spawnServer, waitReady } from '../helpers/process.js';
 import { BUNDLED_MODELS, ROOT, serverEnv, token } from '../helpers/server.js';
 
 const MAIN_JS = path.join(ROOT, 'dist', 'main.js');
@@ -27,19 +26,6 @@ const GRACE_MS = 20_000;
 const CLIENTS = 64;
 const ROWS = 32;
 const AUTHZ = `Bearer ${token('predict', 'drain-load', 600)}`;
-
-/** `node dist/main.js` on a free port with the test environment (as helpers/process.ts does for src/main.ts). */
-async function spawnBuilt(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
-  const full = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', ...env };
-  const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  const log: string[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (log.push(d), (out.stdout += d)));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (log.push(d), (out.stderr += d)));
-  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, port, out, log, exited };
-}
 
 /** Completion order of every outcome in the run (inference and readiness), for ordering assertions. */
 let seq = 0;
@@ -112,7 +98,7 @@ describe('SIGTERM under load on the built server (node dist/main.js)', () => {
     { timeout: 55_000 },
     async (t) => {
       assert.ok(fs.existsSync(MAIN_JS), `${MAIN_JS} is missing: run npm run build first`);
-      const server = await spawnBuilt(serverEnv(BUNDLED_MODELS, { LOG_LEVEL: 'warn', WORKER_THREADS: '2', SHUTDOWN_TIMEOUT_MS: String(GRACE_MS) }));
+      const server = await spawnServer(serverEnv(BUNDLED_MODELS, { LOG_LEVEL: 'warn', WORKER_THREADS: '2', SHUTDOWN_TIMEOUT_MS: String(GRACE_MS) }), [MAIN_JS]);
       p = server;
       await waitReady(server, 'dist/main.js', 30_000);
       let exited = false;

@@ -8,6 +8,7 @@
 import { binProportions, psi } from './bins.js';
 import { ColumnRing } from './column-ring.js';
 import type { GaugeLike } from './types.js';
+import type { BinnedComparison } from '../report-types.js';
 
 /** A reference histogram: edges, proportions (edges.length + 1) and how many rows it was computed from. */
 export interface BinReference {
@@ -16,15 +17,10 @@ export interface BinReference {
   rows: number;
 }
 
-export interface ColumnSnapshot {
+/** One column's comparison, labelled (the monitor names it as a feature or the prediction). */
+export interface ColumnSnapshot extends BinnedComparison {
   label: string;
   source: 'baseline' | 'first_rows';
-  psi: number | null;
-  edges: number[];
-  reference: number[];
-  current: number[];
-  reference_rows: number;
-  current_rows: number;
 }
 
 export interface DriftColumnsOptions {
@@ -126,4 +122,11 @@ export class DriftColumns {
     }
     this.pending = undefined;
   }
+}
+
+/** Values per row of a batch of `rows` rows, or undefined when the data does not split into whole rows. */
+export function valuesPerRow(data: ArrayLike<unknown>, rows: number): number | undefined {
+  if (rows <= 0) return undefined;
+  const width = data.length / rows;
+  return Number.isInteger(width) && width >= 1 ? width : undefined;
 }

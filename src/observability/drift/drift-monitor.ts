@@ -6,11 +6,13 @@ import { type Baseline, parseBaseline } from './baseline.js';
 import type { ColumnSnapshot } from './drift-columns.js';
 import { InputFeatures } from './input-features.js';
 import { PredictionFeatures, type Task } from './prediction-features.js';
+import type { DriftReport, FeatureDrift, PredictionDrift } from '../report-types.js';
 import type { DriftTensor, DriftTensorSpec, GaugeLike } from './types.js';
 
 export type { Baseline } from './baseline.js';
 export { EMPTY_BIN_PROPORTION } from './bins.js';
 export type { DriftTensor, DriftTensorSpec, GaugeLike } from './types.js';
+export type { DriftReport, FeatureDrift, PredictionDrift } from '../report-types.js';
 
 export interface DriftMonitorOptions {
   /** The model's inputs. */
@@ -34,38 +36,6 @@ export interface DriftMonitorOptions {
   predictionGauge: GaugeLike;
   /** Where an error thrown by the timer's recompute() goes (default: process.emitWarning); it never throws. */
   onError?(err: unknown): void;
-}
-
-export interface FeatureDrift {
-  input: string;
-  feature: string;
-  psi: number | null;
-  edges: number[];
-  reference: number[];
-  current: number[];
-  reference_rows: number;
-  current_rows: number;
-  /** Where this feature's reference comes from (a baseline without this feature falls back to the first rows). */
-  reference_source: 'baseline' | 'first_rows';
-}
-
-export interface PredictionDrift {
-  kind: 'classes' | 'values';
-  psi: number | null;
-  labels?: string[];
-  edges?: number[];
-  reference: number[];
-  current: number[];
-  reference_rows: number;
-  current_rows: number;
-}
-
-export interface DriftReport {
-  reference: 'baseline' | 'first_rows';
-  reference_complete: boolean;
-  /** Sorted by psi descending, nulls last. */
-  features: FeatureDrift[];
-  prediction: PredictionDrift | null;
 }
 
 export class DriftMonitor {
@@ -183,17 +153,8 @@ function findTensor(tensors: DriftTensor[], name: string): DriftTensor | undefin
 }
 
 function featureDrift(input: string, s: ColumnSnapshot): FeatureDrift {
-  return {
-    input,
-    feature: s.label,
-    psi: s.psi,
-    edges: s.edges,
-    reference: s.reference,
-    current: s.current,
-    reference_rows: s.reference_rows,
-    current_rows: s.current_rows,
-    reference_source: s.source,
-  };
+  const { label, source, ...binned } = s;
+  return { input, feature: label, ...binned, reference_source: source };
 }
 
 /** PSI descending, nulls last; ties keep input and column order (Array.prototype.sort is stable). */

@@ -7,7 +7,7 @@
 // are known (at construction, or from the first tensor when a rank-2 input's F is -1); for rank 2 a tensor whose
 // row width differs from that first F is ignored, since its columns would not mean the same features.
 import { decileEdges } from './bins.js';
-import { type BinReference, DriftColumns } from './drift-columns.js';
+import { type BinReference, DriftColumns, valuesPerRow } from './drift-columns.js';
 import type { DriftTensor, DriftTensorSpec, GaugeLike, NumericData } from './types.js';
 
 type Layout = 'value' | 'columns' | 'summary';
@@ -54,10 +54,9 @@ export class InputFeatures {
 
   /** Hot path: copies the feature values of `rows` rows of `t` into the window (and the reference sample). */
   observe(t: DriftTensor, rows: number): void {
-    if (rows <= 0) return;
     const data = t.data as NumericData;
-    const width = data.length / rows;
-    if (!Number.isInteger(width) || width < 1) return;
+    const width = valuesPerRow(data, rows);
+    if (width === undefined) return;
     if (this.layout === 'summary') return summariseRows(data, rows, width, this.columns!);
     if (this.layout === 'value') return width === 1 ? copyColumns(data, rows, 1, this.columns!) : undefined;
     const cols = this.columns ?? this.createColumns(width);

@@ -6,8 +6,9 @@
 //   values            a regression output: the value (column 0), in decile bins like an input feature
 // Invariant: the mode is fixed by the task and the output's shape; when the output's width is -1 it is fixed by
 // the first tensor seen, and `columns` is created then. Tensors of another width are ignored.
+import { argmax } from '../argmax.js';
 import { classEdges, decileEdges, MAX_CLASSES } from './bins.js';
-import { type BinReference, DriftColumns } from './drift-columns.js';
+import { type BinReference, DriftColumns, valuesPerRow } from './drift-columns.js';
 import type { Baseline } from './baseline.js';
 import type { DriftTensor, DriftTensorSpec, GaugeLike, NumericData } from './types.js';
 
@@ -63,10 +64,9 @@ export class PredictionFeatures {
 
   /** Hot path: copies each row's predicted class or value into the window (and the reference sample). */
   observe(t: DriftTensor, rows: number): void {
-    if (rows <= 0) return;
     const data = t.data as NumericData;
-    const width = data.length / rows;
-    if (!Number.isInteger(width) || width < 1) return;
+    const width = valuesPerRow(data, rows);
+    if (width === undefined) return;
     const cols = this.columns ?? this.createColumns(width);
     if (width !== this.width) return;
     const row = cols.row;
@@ -112,20 +112,6 @@ export class PredictionFeatures {
     }
     return (sample) => classEdges(classCount(sample));
   }
-}
-
-/** Index of the largest of data[base, base + width); the first one on ties, 0 when all are NaN. */
-function argmax(data: NumericData, base: number, width: number): number {
-  let best = 0;
-  let max = data[base]!;
-  for (let k = 1; k < width; k++) {
-    const v = data[base + k]!;
-    if (v > max) {
-      max = v;
-      best = k;
-    }
-  }
-  return best;
 }
 
 /** Classes seen in a sample of class values: at least 2 (a binary classifier), at most MAX_CLASSES. */
