@@ -19,9 +19,15 @@ export interface RunResult {
 }
 
 export class RunError extends Error {
-  constructor(message: string) {
+  /**
+   * False for a run that was still waiting in a worker's queue when that worker died: it never reached
+   * onnxruntime, so running it elsewhere is safe (its caller still holds its inputs).
+   */
+  readonly started: boolean;
+  constructor(message: string, started = true) {
     super(message);
     this.name = 'RunError';
+    this.started = started;
   }
 }
 
@@ -232,7 +238,12 @@ export class WorkerPool {
       if (w.dead || this.workers[index] !== w) return;
       w.dead = true;
       const failure = new RunError(`worker thread exited (${reason})`);
-      for (const p of w.runs.values()) p.reject(failure);
+      // A worker runs its runs one at a time in the order they were sent (Map order): only the oldest had started.
+      let first = true;
+      for (const p of w.runs.values()) {
+        p.reject(first ? failure : new RunError(`worker thread exited (${reason}) before the run started`, false));
+        first = false;
+      }
       for (const p of w.loads.values()) p.reject(failure);
       w.runs.clear();
       w.loads.clear();

@@ -24,6 +24,17 @@ export interface BatchRunResult {
   computeNs: number;
 }
 
+/**
+ * What a runner rejects with when the run never started (the worker it waited at died): the batch goes back to the
+ * head of the queue and runs again, rather than failing requests that nothing was wrong with.
+ */
+export class RunNotStartedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunNotStartedError';
+  }
+}
+
 /** Runs one batch; the batcher does not know what runs it (a worker pool in production, a fake in tests). */
 export type BatchRunner = (feeds: BatchTensor[]) => Promise<BatchRunResult>;
 
@@ -74,6 +85,8 @@ export class DynamicBatcher {
   private readonly opts: BatcherOptions;
   private readonly run: BatchRunner;
   private inFlight = 0;
+  /** Rows of the runs in flight. */
+  private inFlightRows = 0;
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -168,9 +181,10 @@ export class DynamicBatcher {
     const now = performance.now();
     const batch: Pending[] = [];
     const max = this.opts.batched ? this.opts.maxBatchSize : 0;
-    // Share the queue among the free slots, so that one huge batch does not stall the pipeline.
-    const freeSlots = this.opts.maxInFlight - this.inFlight;
-    const budget = max === 0 ? 0 : Math.min(max, Math.ceil(this.queuedRows / freeSlots));
+    // Spread the rows in the system (queued and running) over every run slot: a slot that frees up while others
+    // are busy takes its share and leaves the rest queued for the next one, instead of draining the queue into one
+    // long run while another worker runs dry (with two slots per worker, the rest waits at a worker already).
+    const budget = max === 0 ? 0 : Math.min(max, Math.max(1, Math.ceil((this.queuedRows + this.inFlightRows) / this.opts.maxInFlight)));
     let rows = 0;
     while (this.queue.length > 0) {
       const head = this.queue.peek()!;
@@ -194,13 +208,16 @@ export class DynamicBatcher {
     const started = performance.now();
     const first = batch[0]!;
     const totalRows = batch.reduce((n, p) => n + p.rows, 0);
+    this.inFlightRows += totalRows;
     let running: Promise<BatchRunResult>;
     // A runner (or concat) that throws synchronously must fail this batch like a rejected run, not escape into
     // submit() or a promise callback with the slot still taken and the other requests never settled.
     try {
       let feeds: BatchTensor[];
       if (batch.length === 1) {
-        feeds = first.inputs.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: t.data }));
+        // A copy, like a batch of several (the runner may transfer the feed buffers to a worker thread): the
+        // request keeps its own data for a rerun after a run that never started or failed.
+        feeds = first.inputs.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: copyOf(t.data) }));
       } else {
         feeds = first.inputs.map((t, i) => {
           const parts = batch.map((p) => p.inputs[i]!.data);
@@ -235,10 +252,13 @@ export class DynamicBatcher {
         this.settled(batch.length, totalRows, result.computeNs, ok);
       },
       (err: Error) => {
-        if (batch.length > 1) {
+        if (err instanceof RunNotStartedError) {
+          // Nothing ran: the same batch, first in line again.
+          this.queue.prepend(batch);
+          this.queuedRows += totalRows;
+        } else if (batch.length > 1) {
           // One request may have poisoned the run (an out-of-range index...): rerun each alone, first in line,
-          // so only the requests whose own run fails get the error. Their buffers are intact: a batch of
-          // several runs on a concatenated copy.
+          // so only the requests whose own run fails get the error. Their buffers are intact: every run is on a copy.
           for (const p of batch) p.isolated = true;
           this.queue.prepend(batch);
           this.queuedRows += totalRows;
@@ -252,6 +272,7 @@ export class DynamicBatcher {
 
   private settled(requests: number, rows: number, computeNs: number, ok: boolean): void {
     this.inFlight--;
+    this.inFlightRows -= rows;
     this.opts.events?.onBatch?.({ rows, requests, computeNs, ok });
     this.dispatch();
   }
@@ -262,6 +283,10 @@ export class DynamicBatcher {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+function copyOf(data: TensorData): TensorData {
+  return Array.isArray(data) ? data : data.slice();
 }
 
 function signatureOf(inputs: RequestInput[]): string {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BUNDLED_MODELS, auth, startServer, type Started } from '../helpers/server.js';
+import { RUNS_PER_WORKER } from '../../src/lifecycle/model-version.js';
 
 const PREDICT = auth('predict', 'worker-death');
 
@@ -141,9 +142,10 @@ describe('the only worker thread dies (one worker)', () => {
     { timeout: 30_000 },
     async () => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-      // Seven requests above max_batch_size, so each runs alone: one runs, six wait for the only worker.
+      // Seven requests above max_batch_size, so each runs alone: RUNS_PER_WORKER are sent to the only worker (one
+      // runs, the next waits in the worker's queue and dies with it unstarted), the rest wait in the batcher.
       const load = Array.from({ length: 7 }, (_, i) => postDigits(agent, s.url, `r-${i}`, 4000));
-      await whenQueued(s, 6, Promise.all(load));
+      await whenQueued(s, 7 - RUNS_PER_WORKER, Promise.all(load));
       void s.app.ortserve.pool.killWorker(0);
       const answers = await Promise.all(load);
       agent.destroy();

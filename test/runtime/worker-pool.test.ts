@@ -183,6 +183,22 @@ describe('WorkerPool when a worker dies', () => {
     assert.deepEqual(Array.from(outputOf(m, 'argmax').data as BigInt64Array), [1n]);
   });
 
+  it('fails the run a dying worker had started, and marks the runs queued behind it as never started', async () => {
+    // Ready again after the previous test's kill (a run succeeds only on a ready worker).
+    await eventually(() => pool.run('fp32', [fp32('x', [1, 3], [1, 2, 3])], ['y']));
+    const runs = [1, 2, 3].map((v) => pool.run('fp32', [fp32('x', [1, 3], [v, v, v])], ['y']));
+    const killed = pool.killWorker(0);
+    const outcomes = await Promise.allSettled(runs);
+    await killed;
+    const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as RunError) : undefined));
+    assert.ok(errors.every((e) => e instanceof RunError), 'every run sent to the killed worker fails');
+    assert.deepEqual(errors.map((e) => e!.started), [true, false, false]);
+    assert.match(errors[1]!.message, /before the run started/);
+    // The replacement serves.
+    const r = await eventually(() => pool.run('fp32', [fp32('x', [1, 3], [4, 5, 6])], ['y']));
+    assert.deepEqual(Array.from(outputOf(r, 'y').data as Float32Array), [8, 10, 12]);
+  });
+
   it('rejects runs after close', async () => {
     const closing = new WorkerPool({ size: 1 });
     await closing.close();

@@ -11,6 +11,7 @@ import {
   type BatchTensor,
   DynamicBatcher,
   type RequestInput,
+  RunNotStartedError,
 } from '../../src/scheduler/dynamic-batcher.js';
 
 const FP32 = datatypeFromV2('FP32')!;
@@ -316,6 +317,50 @@ describe('DynamicBatcher', () => {
         }
       });
     }
+
+    it('spreads queued and running rows over the run slots: a slot that frees up takes its share, not the whole queue', async () => {
+      const runner = new FakeRunner();
+      const b = batcher(runner, { maxInFlight: 2, maxBatchSize: 64 });
+      // A and B start at once, one row each (each slot's share of two rows); C..H wait.
+      const all = Array.from({ length: 8 }, (_, i) => b.submit([fp32(1, 1, i)], 1));
+      assert.deepEqual(runner.rowsPerRun, [1, 1]);
+      assert.equal(b.queueDepth, 6);
+      runner.runs[0]!.complete();
+      await flush();
+      // Six queued + one running over two slots: four rows now, two left for the slot still busy.
+      assert.deepEqual(runner.rowsPerRun, [1, 1, 4]);
+      assert.equal(b.queueDepth, 2);
+      runner.runs[1]!.complete();
+      await flush();
+      assert.deepEqual(runner.rowsPerRun, [1, 1, 4, 2]);
+      runner.runs[2]!.complete();
+      runner.runs[3]!.complete();
+      const results = await Promise.all(all);
+      // Every request still gets its own row back, in order.
+      results.forEach((r, i) => assert.deepEqual(values(output(r, 'x_out')), [i * 10]));
+    });
+
+    it('runs a batch again, first in line, when its run never started; its requests are not failed', async () => {
+      const runner = new FakeRunner();
+      const events: { rows: number; ok: boolean }[] = [];
+      const b = batcher(runner, { maxInFlight: 1, events: { onBatch: (e) => events.push({ rows: e.rows, ok: e.ok }) } });
+      const a = track(b.submit([fp32(1, 2, 0)], 1));
+      const later = track(b.submit([fp32(1, 2, 100)], 1));
+      const original = (runner.runs[0]!.feeds[0]!.data as Float32Array).slice();
+      // As a worker pool does: the feed buffer is transferred away (detached here), then the worker dies.
+      structuredClone(runner.runs[0]!.feeds[0]!.data, { transfer: [(runner.runs[0]!.feeds[0]!.data as Float32Array).buffer as ArrayBuffer] });
+      runner.runs[0]!.fail(new RunNotStartedError('worker thread exited before the run started'));
+      await flush();
+      assert.equal(a.settled, false);
+      // The same request runs again, ahead of the one that arrived later (batched with it), with its own intact data.
+      assert.equal(runner.runs.length, 2);
+      assert.deepEqual(Array.from(runner.runs[1]!.feeds[0]!.data as Float32Array), [...original, 100, 101]);
+      runner.runs[1]!.complete();
+      await Promise.all([a.promise, later.promise]);
+      assert.deepEqual(values(output(a.value!, 'x_out')), [0, 10]);
+      assert.deepEqual(values(output(later.value!, 'x_out')), [1000, 1010]);
+      assert.deepEqual(events.map((e) => e.ok), [false, true]);
+    });
 
     it('never has more than maxInFlight runs at once', async () => {
       const runner = new FakeRunner();
