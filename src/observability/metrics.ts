@@ -1,7 +1,9 @@
 // Every Prometheus metric ortserve exports is defined here, in one registry. Names and labels are a contract
 // (dashboards and alerts depend on them). `model`/`version` label values come only from loaded versions: label
-// children are resolved once when a version loads (VersionMetrics) and removed when it unloads, so the request
-// path does no label lookups and cardinality stays bounded.
+// children are resolved once when a version loads (VersionMetrics) and removed when it unloads, so cardinality
+// stays bounded. prom-client's label children still hash their labels on every call, so the series that change on
+// every request or batch are updated through direct handles on their records (see seriesRecord); queue depth is
+// read at scrape time.
 import client from 'prom-client';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -30,7 +32,17 @@ export class Metrics {
   readonly queueDuration = new client.Histogram({ name: 'inference_queue_duration_seconds', help: 'Time a request waited in the batcher', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly computeDuration = new client.Histogram({ name: 'inference_compute_duration_seconds', help: 'Time inside one onnxruntime run', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly batchSize = new client.Histogram({ name: 'inference_batch_size', help: 'Rows per onnxruntime run', labelNames: this.vl, buckets: BATCH_BUCKETS, registers: [this.registry] });
-  readonly queueDepth = new client.Gauge({ name: 'inference_queue_depth', help: 'Requests waiting in the batcher', labelNames: this.vl, registers: [this.registry] });
+  /** Loaded versions whose queue depth is read at scrape time. */
+  private readonly depthSources = new Set<VersionMetrics>();
+  readonly queueDepth: client.Gauge<'model' | 'version'> = new client.Gauge({
+    name: 'inference_queue_depth',
+    help: 'Requests waiting in the batcher',
+    labelNames: this.vl,
+    registers: [this.registry],
+    collect: (): void => {
+      for (const v of this.depthSources) v.queueDepth.set(v.queueDepthSource?.() ?? 0);
+    },
+  });
   readonly httpDuration = new client.Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration by route template', labelNames: ['method', 'route', 'status_code'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly ready = new client.Gauge({ name: 'model_ready', help: '1 when the version is ready, 0 otherwise', labelNames: this.vl, registers: [this.registry] });
   readonly loadDuration = new client.Gauge({ name: 'model_load_duration_seconds', help: 'Time the last load of the version took (read, create sessions in every worker, warm up)', labelNames: this.vl, registers: [this.registry] });
@@ -71,7 +83,7 @@ export class Metrics {
   readonly shadowDifference = new client.Histogram({ name: 'model_shadow_absolute_difference', help: 'Largest absolute difference between shadow and primary outputs per request', labelNames: this.vl, buckets: ERROR_BUCKETS, registers: [this.registry] });
   readonly trafficWeight = new client.Gauge({ name: 'model_traffic_weight', help: 'Share of unversioned traffic routed to the version (0-100)', labelNames: this.vl, registers: [this.registry] });
 
-  private readonly httpChildren = new Map<string, client.Histogram.Internal<string>>();
+  private readonly httpChildren = new Map<string, HistogramSeries>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {
@@ -82,7 +94,14 @@ export class Metrics {
 
   /** Label children of one version, created now (at load time). */
   version(model: string, version: string): VersionMetrics {
-    return new VersionMetrics(this, model, version);
+    const v = new VersionMetrics(this, model, version);
+    this.depthSources.add(v);
+    return v;
+  }
+
+  /** @internal VersionMetrics.remove() */
+  forget(v: VersionMetrics): void {
+    this.depthSources.delete(v);
   }
 
   /** Observes one HTTP request; children are cached per (method, route, status). */
@@ -90,7 +109,7 @@ export class Metrics {
     const key = `${method} ${route} ${statusCode}`;
     let child = this.httpChildren.get(key);
     if (!child) {
-      child = this.httpDuration.labels(method, route, String(statusCode));
+      child = histogramSeries(this.httpDuration, { method, route, status_code: String(statusCode) }, LATENCY_BUCKETS);
       this.httpChildren.set(key, child);
     }
     child.observe(seconds);
@@ -110,16 +129,18 @@ export class VersionMetrics {
   private readonly m: Metrics;
   private readonly labels: { model: string; version: string };
   private readonly extraLabelSets: Record<string, string>[] = [];
-  readonly success: client.Counter.Internal;
-  readonly error: client.Counter.Internal;
-  readonly rejected: client.Counter.Internal;
-  readonly rows: client.Counter.Internal;
-  readonly executions: client.Counter.Internal;
-  readonly requestDuration: client.Histogram.Internal<string>;
-  readonly queueDuration: client.Histogram.Internal<string>;
-  readonly computeDuration: client.Histogram.Internal<string>;
-  readonly batchSize: client.Histogram.Internal<string>;
+  readonly success: CounterSeries;
+  readonly error: CounterSeries;
+  readonly rejected: CounterSeries;
+  readonly rows: CounterSeries;
+  readonly executions: CounterSeries;
+  readonly requestDuration: HistogramSeries;
+  readonly queueDuration: HistogramSeries;
+  readonly computeDuration: HistogramSeries;
+  readonly batchSize: HistogramSeries;
   readonly queueDepth: client.Gauge.Internal<string>;
+  /** The version's current queue depth, read at scrape time (set by the version when it starts its batcher). */
+  queueDepthSource: (() => number) | undefined;
   readonly ready: client.Gauge.Internal<string>;
   readonly loadDuration: client.Gauge.Internal<string>;
 
@@ -127,21 +148,19 @@ export class VersionMetrics {
     this.m = m;
     this.labels = { model, version };
     const l = this.labels;
-    this.success = m.requests.labels({ ...l, outcome: 'success' });
-    this.error = m.requests.labels({ ...l, outcome: 'error' });
-    this.rejected = m.requests.labels({ ...l, outcome: 'rejected' });
-    this.rows = m.rows.labels(l);
-    this.executions = m.executions.labels(l);
-    this.requestDuration = m.requestDuration.labels(l);
-    this.queueDuration = m.queueDuration.labels(l);
-    this.computeDuration = m.computeDuration.labels(l);
-    this.batchSize = m.batchSize.labels(l);
+    // Every series is created now (load time), so dashboards see zeros rather than absent series.
+    this.success = counterSeries(m.requests, { ...l, outcome: 'success' });
+    this.error = counterSeries(m.requests, { ...l, outcome: 'error' });
+    this.rejected = counterSeries(m.requests, { ...l, outcome: 'rejected' });
+    this.rows = counterSeries(m.rows, l);
+    this.executions = counterSeries(m.executions, l);
+    this.requestDuration = histogramSeries(m.requestDuration, l, LATENCY_BUCKETS);
+    this.queueDuration = histogramSeries(m.queueDuration, l, LATENCY_BUCKETS);
+    this.computeDuration = histogramSeries(m.computeDuration, l, LATENCY_BUCKETS);
+    this.batchSize = histogramSeries(m.batchSize, l, BATCH_BUCKETS);
     this.queueDepth = m.queueDepth.labels(l);
     this.ready = m.ready.labels(l);
     this.loadDuration = m.loadDuration.labels(l);
-    // Create every child now (load time), so dashboards see zeros rather than absent series.
-    for (const c of [this.success, this.error, this.rejected, this.rows, this.executions]) c.inc(0);
-    for (const h of [m.requestDuration, m.queueDuration, m.computeDuration, m.batchSize]) h.zero(l);
     this.queueDepth.set(0);
     this.ready.set(0);
   }
@@ -195,6 +214,8 @@ export class VersionMetrics {
   /** Removes every child of this version from every metric (at unload). */
   remove(): void {
     const l = this.labels;
+    this.m.forget(this);
+    this.queueDepthSource = undefined;
     for (const outcome of ['success', 'error', 'rejected']) this.m.requests.remove({ ...l, outcome });
     for (const outcome of ['correct', 'incorrect']) this.m.feedback.remove({ ...l, outcome });
     for (const metric of [this.m.rows, this.m.executions, this.m.requestDuration, this.m.queueDuration, this.m.computeDuration, this.m.batchSize, this.m.queueDepth, this.m.ready, this.m.loadDuration, this.m.predictionDrift, this.m.accuracy, this.m.absoluteError, this.m.shadowRequests, this.m.shadowDisagreements, this.m.shadowDifference, this.m.trafficWeight]) {
@@ -203,4 +224,102 @@ export class VersionMetrics {
     for (const labels of this.extraLabelSets) this.m.inputDrift.remove(labels);
     this.extraLabelSets.length = 0;
   }
+}
+
+/** One counter series: inc() adds to it. */
+export interface CounterSeries {
+  inc(value?: number): void;
+}
+
+/** One histogram series: observe() records a value. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
+type Labels = Record<string, string>;
+interface CounterRecord {
+  labels: Labels;
+  value: number;
+}
+interface HistogramRecord {
+  labels: Labels;
+  sum: number;
+  count: number;
+  bucketValues: Record<number, number>;
+}
+
+const sameLabels = (a: Labels, b: Labels): boolean => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
+
+/**
+ * The record prom-client (15.x) keeps for one series of `metric` (its `hashMap` values, which it updates in place),
+ * or undefined when the metric is not built that way (another prom-client version): the callers then use the
+ * public label-child API. test/observability/metrics-fast-series.test.ts checks both that the records are found
+ * with this lockfile and that what goes through them is what /metrics reports.
+ */
+function seriesRecord(metric: unknown, labels: Labels): unknown {
+  const map = (metric as { hashMap?: unknown }).hashMap;
+  if (typeof map !== 'object' || map === null) return undefined;
+  for (const record of Object.values(map as Record<string, { labels?: Labels }>)) {
+    if (record && typeof record.labels === 'object' && sameLabels(record.labels, labels)) return record;
+  }
+  return undefined;
+}
+
+/** Whether the fast handles are in use (exported for the test that guards a prom-client upgrade). */
+export function fastSeriesAvailable(): boolean {
+  const probe = new client.Histogram({ name: 'probe_seconds', help: 'probe', labelNames: ['a'], buckets: [1], registers: [] });
+  probe.zero({ a: 'x' });
+  const h = seriesRecord(probe, { a: 'x' }) as HistogramRecord | undefined;
+  const counter = new client.Counter({ name: 'probe_total', help: 'probe', labelNames: ['a'], registers: [] });
+  counter.inc({ a: 'x' }, 0);
+  const c = seriesRecord(counter, { a: 'x' }) as CounterRecord | undefined;
+  return isHistogramRecord(h) && isCounterRecord(c);
+}
+
+const isCounterRecord = (r: unknown): r is CounterRecord => typeof (r as CounterRecord | undefined)?.value === 'number';
+const isHistogramRecord = (r: unknown): r is HistogramRecord => {
+  const h = r as HistogramRecord | undefined;
+  return typeof h?.sum === 'number' && typeof h.count === 'number' && typeof h.bucketValues === 'object' && h.bucketValues !== null;
+};
+
+/** Creates the series (at 0) and returns a handle that updates its record without hashing labels per call. */
+export function counterSeries(metric: client.Counter<string>, labels: Labels): CounterSeries {
+  metric.inc(labels, 0);
+  const record = seriesRecord(metric, labels);
+  if (!isCounterRecord(record)) {
+    const child = metric.labels(labels);
+    return { inc: (v = 1) => child.inc(v) };
+  }
+  return {
+    inc: (v = 1) => {
+      record.value += v;
+    },
+  };
+}
+
+/** Creates the series (all buckets 0) and returns a handle that records values as prom-client's observe() does. */
+export function histogramSeries(metric: client.Histogram<string>, labels: Labels, buckets: readonly number[]): HistogramSeries {
+  metric.zero(labels);
+  const record = seriesRecord(metric, labels);
+  if (!isHistogramRecord(record) || !buckets.every((b) => b in record.bucketValues)) {
+    const child = metric.labels(labels);
+    return { observe: (v) => child.observe(v) };
+  }
+  const bounds = [...buckets];
+  return {
+    observe: (v) => {
+      if (!Number.isFinite(v)) return;
+      record.sum += v;
+      record.count += 1;
+      for (let i = 0; i < bounds.length; i++) {
+        if (v <= bounds[i]!) {
+          record.bucketValues[bounds[i]!]! += 1;
+          return;
+        }
+      }
+    },
+  };
 }
