@@ -40,6 +40,8 @@ const WARMUP_SECONDS = Math.round(numberEnv('BENCH_WARMUP_SECONDS', 2, 0));
 const ORT_SECONDS = numberEnv('BENCH_ORT_SECONDS', 2, 0.2);
 const MAX_SECONDS = numberEnv('BENCH_MAX_SECONDS', 900, 10);
 const QUIET_WAIT_SECONDS = numberEnv('BENCH_QUIET_WAIT_SECONDS', 0, 0);
+/** Every server's loads are measured this many times, in turn (ortserve, unbatched, naive, echo, then again); each row reports its median run. */
+const ROUNDS = Math.round(numberEnv('BENCH_ROUNDS', 1, 1));
 const PEERS_DIR = process.env.PEERS_DIR ? path.resolve(process.env.PEERS_DIR) : undefined;
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results', 'latest.md'));
 const LUA = path.join(ROOT, 'bench', 'wrk-infer.lua');
@@ -164,6 +166,8 @@ type ServerKind = 'ortserve' | 'ortserve-unbatched' | 'naive' | 'echo';
 interface Server {
   kind: ServerKind;
   label: string;
+  /** With BENCH_ROUNDS > 1: which round this server process measured. */
+  round?: number;
   child: ChildProcess;
   pid: number;
   base: string;
@@ -376,6 +380,23 @@ interface LoadRun {
   processCores?: number;
   wrkCores?: number;
   otherCores?: number;
+  /** With BENCH_ROUNDS > 1: rps of this load in every round, in round order (this run is the median one). */
+  roundsRps?: (number | undefined)[];
+}
+
+/**
+ * Per load (same position in every round), the run with the median rps, carrying every round's rps. On this VM
+ * one configuration's rps moves by up to a third between runs minutes apart; the median of rounds that alternate
+ * the servers compares them under the same conditions more often than one pass does.
+ */
+function medianRuns(rounds: LoadRun[][]): LoadRun[] {
+  if (rounds.length === 1) return rounds[0]!;
+  return rounds[0]!.map((_, i) => {
+    const same = rounds.map((r) => r[i]).filter((r): r is LoadRun => r !== undefined);
+    const measured = same.filter((r) => r.rps !== undefined).sort((a, b) => a.rps! - b.rps!);
+    const chosen = measured.length > 0 ? measured[Math.floor((measured.length - 1) / 2)]! : same[0]!;
+    return { ...chosen, roundsRps: same.map((r) => r.rps) };
+  });
 }
 
 async function loadRun(server: Server, m: BenchModel, body: Body, concurrency: number, token: string): Promise<LoadRun> {
@@ -589,7 +610,7 @@ function report(ctx: {
   out.push(
     `Produced by \`npm run bench\` (bench/run.ts) on ${ctx.started.toISOString()} in ${fmt((ctx.finished.getTime() - ctx.started.getTime()) / 1000)} s: ` +
       `wrk with 1 thread, ${SECONDS} s measured per run after ${WARMUP_SECONDS} s of unmeasured warm-up at the same concurrency, one request = one row (MLP) or one image (CNN), ` +
-      `every server alone on 127.0.0.1 while it is measured. In-process limit: ${ORT_SECONDS} s per batch size.${QUIET_WAIT_SECONDS ? ` Before each measurement the bench waited (up to ${QUIET_WAIT_SECONDS} s) for other processes to use < 0.15 cores.` : ''}${PEERS_DIR ? ' Peers from PEERS_DIR.' : ' PEERS_DIR not set: no naive/echo figures.'}`,
+      `every server alone on 127.0.0.1 while it is measured.${ROUNDS > 1 ? ` ${ROUNDS} rounds, each measuring every server in turn; every row below is the round with the median rps (all rounds under "Rounds").` : ''} In-process limit: ${ORT_SECONDS} s per batch size.${QUIET_WAIT_SECONDS ? ` Before each measurement the bench waited (up to ${QUIET_WAIT_SECONDS} s) for other processes to use < 0.15 cores.` : ''}${PEERS_DIR ? ' Peers from PEERS_DIR.' : ' PEERS_DIR not set: no naive/echo figures.'}`,
     '',
   );
   out.push('## Machine', '', ...machine(), `- load average (1/5/15 min) at start ${ctx.loadStart.map((l) => fmt(l, 2)).join(' / ')}, at end ${ctx.loadEnd.map((l) => fmt(l, 2)).join(' / ')}`, '');
@@ -597,7 +618,7 @@ function report(ctx: {
   const crashed = ctx.servers.filter((s) => s.exit !== undefined && !s.exit.includes('SIGTERM') && s.exit !== 'exit code 0');
   if (troubled.length || crashed.length || ctx.notes.length) {
     out.push('## Problems seen in this run', '');
-    for (const s of crashed) out.push(`- ${s.label} exited during the bench (${s.exit}); last log lines:`, '', '```', ...s.logTail, '```', '');
+    for (const s of crashed) out.push(`- ${s.label}${s.round ? ` (round ${s.round})` : ''} exited during the bench (${s.exit}); last log lines:`, '', '```', ...s.logTail, '```', '');
     for (const r of troubled) {
       const what = `${r.serverLabel}, ${r.model.name} ${r.body}, c=${r.concurrency}`;
       if (r.skipped) out.push(`- ${what}: not measured, ${r.skipped}`);
@@ -646,6 +667,18 @@ function report(ctx: {
     );
   }
   out.push('');
+  if (ROUNDS > 1) {
+    out.push('## Rounds', '', `rps of every load in each of the ${ROUNDS} rounds; the tables report the median round's run.`, '');
+    out.push(`| server | model | body | c | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`).join(' | ')} | spread (max / min) |`);
+    out.push(`|---|---|---|---:|${'---:|'.repeat(ROUNDS)}---:|`);
+    for (const r of runs) {
+      const rps = r.roundsRps ?? [];
+      const seen = rps.filter((v): v is number => v !== undefined);
+      const spread = seen.length > 1 ? fmtX(Math.max(...seen) / Math.min(...seen)) : '-';
+      out.push(`| ${r.serverLabel} | ${r.model.name} | ${r.body} | ${r.concurrency} | ${rps.map((v) => (v === undefined ? '-' : fmt(v))).join(' | ')} | ${spread} |`);
+    }
+    out.push('');
+  }
   out.push(
     '## CPU per request',
     '',
@@ -690,7 +723,7 @@ function report(ctx: {
   for (const s of ctx.servers) {
     const mem = (s as Server & { mem?: { rss: number; hwm: number } }).mem;
     out.push(
-      `- ${s.label}: ${s.logLines} lines of output, ${s.warnLines} at warn level or above` +
+      `- ${s.label}${s.round ? ` (round ${s.round})` : ''}: ${s.logLines} lines of output, ${s.warnLines} at warn level or above` +
         (mem ? `; memory after its runs: RSS ${fmt(mem.rss / 1024)} MB, peak ${fmt(mem.hwm / 1024)} MB` : '') +
         (s.warnLines ? `; last: \`${(s.logTail.at(-1) ?? '').replaceAll('`', "'").slice(0, 300)}\`` : ''),
     );
@@ -758,7 +791,7 @@ async function main(): Promise<number> {
   const vision = MODELS.find((m) => m.name === 'vision')!;
   log(`bodies: MLP JSON ${body(tabular, 'json').bytes.length} B; CNN JSON ${body(vision, 'json').bytes.length} B, binary ${body(vision, 'binary').bytes.length} B`);
 
-  const runs: LoadRun[] = [];
+  let runs: LoadRun[] = [];
   const servers: Server[] = [];
   const notes: string[] = [];
   let limit: LimitResult | undefined;
@@ -788,6 +821,11 @@ async function main(): Promise<number> {
       const jsonOnly = full.filter(([, b]) => b === 'json');
       plans.push({ kind: 'naive', loads: jsonOnly }, { kind: 'echo', loads: jsonOnly });
     }
+    const rounds: LoadRun[][] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}`);
+    const roundRuns: LoadRun[] = [];
+    rounds.push(roundRuns);
     for (const plan of plans) {
       let server: Server;
       try {
@@ -798,14 +836,15 @@ async function main(): Promise<number> {
         if (plan.kind.startsWith('ortserve')) exitCode = 1;
         continue;
       }
+      if (ROUNDS > 1) server.round = round;
       servers.push(server);
       try {
         for (const [m, b, c] of plan.loads) {
           try {
-            runs.push(await loadRun(server, m, body(m, b), c, token));
+            roundRuns.push(await loadRun(server, m, body(m, b), c, token));
           } catch (err) {
             const run: LoadRun = { server: plan.kind, serverLabel: server.label, model: m, body: b, concurrency: c, skipped: (err as Error).message };
-            runs.push(run);
+            roundRuns.push(run);
             log(`${server.label} ${m.name} ${b} c=${c}: ${run.skipped}`);
           }
         }
@@ -817,6 +856,8 @@ async function main(): Promise<number> {
         if (wasAlive) server.exit = undefined; // stopped by us: not a crash
       }
     }
+    }
+    runs = medianRuns(rounds);
   } finally {
     killAllNow();
     fs.rmSync(tmp, { recursive: true, force: true });
