@@ -62,6 +62,11 @@ export interface BatcherOptions {
   maxQueueSize: number;
   /** Runs in flight at once (one per worker thread is a good default). */
   maxInFlight: number;
+  /**
+   * Runs at least this long (moving average of compute time, ms) spread the queue over every run slot; shorter
+   * runs keep batches as large as the queue allows. Default 2 ms.
+   */
+  spreadMinRunMs?: number;
   queueFull: (waiting: number) => Error;
   deadlineExceeded: (waitedMs: number) => Error;
   events?: BatchEvents;
@@ -87,6 +92,8 @@ export class DynamicBatcher {
   private inFlight = 0;
   /** Rows of the runs in flight. */
   private inFlightRows = 0;
+  /** Moving average of successful runs' compute time, ms (NaN before the first). */
+  private runMs = Number.NaN;
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -181,10 +188,14 @@ export class DynamicBatcher {
     const now = performance.now();
     const batch: Pending[] = [];
     const max = this.opts.batched ? this.opts.maxBatchSize : 0;
-    // Spread the rows in the system (queued and running) over every run slot: a slot that frees up while others
-    // are busy takes its share and leaves the rest queued for the next one, instead of draining the queue into one
-    // long run while another worker runs dry (with two slots per worker, the rest waits at a worker already).
-    const budget = max === 0 ? 0 : Math.min(max, Math.max(1, Math.ceil((this.queuedRows + this.inFlightRows) / this.opts.maxInFlight)));
+    // Long runs (a CNN): spread the rows in the system (queued and running) over every run slot, so that a slot that
+    // frees up takes its share and leaves the rest for the next one, instead of draining the queue into one long run
+    // while another worker runs dry. Short runs (a small MLP): the main thread's cost per run is what counts, so a
+    // free slot shares only what is queued among the free slots, and batches stay large.
+    const share = this.spreadRuns
+      ? Math.ceil((this.queuedRows + this.inFlightRows) / this.opts.maxInFlight)
+      : Math.ceil(this.queuedRows / (this.opts.maxInFlight - this.inFlight));
+    const budget = max === 0 ? 0 : Math.min(max, Math.max(1, share));
     let rows = 0;
     while (this.queue.length > 0) {
       const head = this.queue.peek()!;
@@ -270,9 +281,15 @@ export class DynamicBatcher {
     );
   }
 
+  /** Whether runs are long enough that batches should be spread over every slot (see take()). */
+  private get spreadRuns(): boolean {
+    return this.runMs >= (this.opts.spreadMinRunMs ?? DEFAULT_SPREAD_MIN_RUN_MS);
+  }
+
   private settled(requests: number, rows: number, computeNs: number, ok: boolean): void {
     this.inFlight--;
     this.inFlightRows -= rows;
+    if (ok && computeNs > 0) this.runMs = Number.isNaN(this.runMs) ? computeNs / 1e6 : 0.8 * this.runMs + 0.2 * (computeNs / 1e6);
     this.opts.events?.onBatch?.({ rows, requests, computeNs, ok });
     this.dispatch();
   }
@@ -284,6 +301,8 @@ export class DynamicBatcher {
     for (const w of waiters) w();
   }
 }
+
+const DEFAULT_SPREAD_MIN_RUN_MS = 2;
 
 function copyOf(data: TensorData): TensorData {
   return Array.isArray(data) ? data : data.slice();

@@ -318,9 +318,10 @@ describe('DynamicBatcher', () => {
       });
     }
 
-    it('spreads queued and running rows over the run slots: a slot that frees up takes its share, not the whole queue', async () => {
+    it('with long runs, spreads queued and running rows over the run slots: a freed slot takes its share, not the whole queue', async () => {
       const runner = new FakeRunner();
-      const b = batcher(runner, { maxInFlight: 2, maxBatchSize: 64 });
+      // The fake's runs report 1,234 ns; a threshold of 0 ms makes every run count as long.
+      const b = batcher(runner, { maxInFlight: 2, maxBatchSize: 64, spreadMinRunMs: 0 });
       // A and B start at once, one row each (each slot's share of two rows); C..H wait.
       const all = Array.from({ length: 8 }, (_, i) => b.submit([fp32(1, 1, i)], 1));
       assert.deepEqual(runner.rowsPerRun, [1, 1]);
@@ -338,6 +339,19 @@ describe('DynamicBatcher', () => {
       const results = await Promise.all(all);
       // Every request still gets its own row back, in order.
       results.forEach((r, i) => assert.deepEqual(values(output(r, 'x_out')), [i * 10]));
+    });
+
+    it('with short runs, a freed slot takes the whole queue (batches as large as possible)', async () => {
+      const runner = new FakeRunner();
+      const b = batcher(runner, { maxInFlight: 2, maxBatchSize: 64 });
+      const all = Array.from({ length: 8 }, (_, i) => b.submit([fp32(1, 1, i)], 1));
+      assert.deepEqual(runner.rowsPerRun, [1, 1]);
+      runner.runs[0]!.complete();
+      await flush();
+      assert.deepEqual(runner.rowsPerRun, [1, 1, 6]);
+      runner.runs[1]!.complete();
+      runner.runs[2]!.complete();
+      await Promise.all(all);
     });
 
     it('runs a batch again, first in line, when its run never started; its requests are not failed', async () => {

@@ -101,20 +101,25 @@ function copyColumns(data: NumericData, rows: number, width: number, columns: Dr
   }
 }
 
-/** Row r's features are the mean and population std of data[r * width, (r + 1) * width) (two passes, stable). */
+/**
+ * Row r's features are the mean and population std of data[r * width, (r + 1) * width), in one pass over the
+ * values shifted by the row's first value (stable unless the spread is tiny against the distance from that value;
+ * a drift feature needs far less precision than that); one pass halves the main thread's time on an image (12,288 values).
+ */
 function summariseRows(data: NumericData, rows: number, width: number, columns: DriftColumns): void {
   const row = columns.row;
   for (let r = 0, base = 0; r < rows; r++, base += width) {
-    let sum = 0;
-    for (let i = 0; i < width; i++) sum += Number(data[base + i]);
-    const mean = sum / width;
-    let sq = 0;
+    const shift = Number(data[base]);
+    let s1 = 0;
+    let s2 = 0;
     for (let i = 0; i < width; i++) {
-      const d = Number(data[base + i]) - mean;
-      sq += d * d;
+      const d = Number(data[base + i]) - shift;
+      s1 += d;
+      s2 += d * d;
     }
-    row[0] = mean;
-    row[1] = Math.sqrt(sq / width);
+    const m = s1 / width;
+    row[0] = shift + m;
+    row[1] = Math.sqrt(Math.max(0, s2 / width - m * m));
     columns.commit();
   }
 }
