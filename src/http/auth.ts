@@ -198,52 +198,80 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
   app.decorateRequest('principal', null);
   app.decorateRequest('authFailure', null);
 
-  // 1. Verify: who is calling (no rejection yet, so the rate limiter can key on it).
-  app.addHook('onRequest', async (req) => {
-    if (routeAuth(req) === 'public') return;
+  /** Records verified claims on the request (principal, or the reason in authFailure) and caches the token. */
+  const accept = (req: FastifyRequest, token: string, claims: Claims): void => {
+    const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+    if (!sub) {
+      req.authFailure = 'token has no sub claim';
+      return;
+    }
+    const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []);
+    req.principal = { sub, scopes };
+    const usedKey = jwks ? verifiedWith.get(req) : undefined;
+    if (typeof claims.exp === 'number' && (!jwks || usedKey)) {
+      verified.set(token, { principal: req.principal, expiresAtMs: claims.exp * 1000 + clockToleranceMs, ...usedKey });
+    }
+  };
+
+  // 1. Verify: who is calling (no rejection yet, so the rate limiter can key on it). Callback-style: a cached
+  // token (nearly every request) is accepted without a promise; only a JWKS verification waits.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (routeAuth(req) === 'public') return done();
     const token = bearerToken(req);
     if (!token) {
       req.authFailure = 'missing bearer token: send Authorization: Bearer <JWT>';
-      return;
+      return done();
     }
     const cached = verified.get(token);
     if (cached && cached.expiresAtMs > Date.now() && (cached.key === undefined || jwks!.holds(cached.kid, cached.key))) {
       req.principal = cached.principal;
+      return done();
+    }
+    if (jwks) {
+      req.jwtVerify<Claims>().then(
+        (claims) => {
+          accept(req, token, claims);
+          done();
+        },
+        (err: unknown) => {
+          req.authFailure = describeJwtError(err);
+          done();
+        },
+      );
       return;
     }
     try {
-      const claims = jwks ? await req.jwtVerify<Claims>() : app.jwt.verify<Claims>(token);
-      const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
-      if (!sub) {
-        req.authFailure = 'token has no sub claim';
-        return;
-      }
-      const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []);
-      req.principal = { sub, scopes };
-      const usedKey = jwks ? verifiedWith.get(req) : undefined;
-      if (typeof claims.exp === 'number' && (!jwks || usedKey)) {
-        verified.set(token, { principal: req.principal, expiresAtMs: claims.exp * 1000 + clockToleranceMs, ...usedKey });
-      }
+      accept(req, token, app.jwt.verify<Claims>(token));
     } catch (err) {
       req.authFailure = describeJwtError(err);
     }
+    done();
   });
 }
 
-async function enforce(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+/** The refusal for this request (401 or 403), or undefined when its token may use the route. */
+function refusal(req: FastifyRequest, reply: FastifyReply): Error | undefined {
   const auth = routeAuth(req);
-  if (auth === 'public') return;
+  if (auth === 'public') return undefined;
   if (!req.principal) {
     reply.header('WWW-Authenticate', 'Bearer');
-    throw new ERR_UNAUTHORIZED(req.authFailure ?? 'unauthorized');
+    return new ERR_UNAUTHORIZED(req.authFailure ?? 'unauthorized');
   }
   const params = (req.params ?? {}) as Record<string, string | undefined>;
   const modelOf = req.routeOptions.config.modelOf;
   const model = modelOf ? modelOf(params) : params.model;
   if (!allows(req.principal, auth, model)) {
     const needed = auth === 'admin' ? "scope 'admin'" : `scope 'predict' or 'predict:${model ?? '<model>'}'`;
-    throw new ERR_FORBIDDEN(`token for '${req.principal.sub}' lacks ${needed}`);
+    return new ERR_FORBIDDEN(`token for '${req.principal.sub}' lacks ${needed}`);
   }
+  return undefined;
+}
+
+/** Callback-style onRequest hook (no promise per request): refuses with 401/403 through the error handler. */
+function enforce(req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+  const err = refusal(req, reply);
+  if (err) done(err);
+  else done();
 }
 
 const ENFORCED = Symbol('ortserve.authEnforcedPerRoute');
@@ -261,8 +289,9 @@ export function addAuthEnforcement(app: FastifyInstance): void {
     route.onRequest = hooks;
     route.config = { ...(route.config ?? {}), [ENFORCED]: true } as typeof route.config;
   });
-  app.addHook('onRequest', async (req, reply) => {
-    if ((req.routeOptions.config as unknown as Record<symbol, unknown>)[ENFORCED] !== true) await enforce(req, reply);
+  app.addHook('onRequest', (req, reply, done) => {
+    if ((req.routeOptions.config as unknown as Record<symbol, unknown>)[ENFORCED] !== true) enforce(req, reply, done);
+    else done();
   });
 }
 
