@@ -8,7 +8,8 @@
 // scanner each round, which a server holding live request bodies does not see.)
 import { loadavg } from 'node:os';
 import Fastify from 'fastify';
-import { fillFromScanned, scanInferBody, ScannedData } from '../src/http/codec/json-scan.js';
+import { scanInferBody, ScannedData } from '../src/http/codec/json-scan.js';
+import { fillFromScanned } from '../src/http/codec/scanned-fill.js';
 import { fillTensor } from '../src/http/codec/tensor-fill.js';
 import { datatypeFromV2 } from '../src/runtime/datatypes.js';
 

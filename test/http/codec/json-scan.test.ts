@@ -6,7 +6,8 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import Fastify from 'fastify';
 import { OrtserveError } from '../../../src/errors.js';
-import { checkNesting, fillFromScanned, JsonScanError, ScannedData, scanInferBody, scanJson } from '../../../src/http/codec/json-scan.js';
+import { JsonScanError, ScannedData, scanInferBody, scanJson } from '../../../src/http/codec/json-scan.js';
+import { fillFromScanned } from '../../../src/http/codec/scanned-fill.js';
 import { fillTensor } from '../../../src/http/codec/tensor-fill.js';
 import { datatypeFromV2, type TensorData } from '../../../src/runtime/datatypes.js';
 
@@ -528,15 +529,3 @@ describe('fillFromScanned', () => {
   });
 });
 
-describe('checkNesting', () => {
-  const scanned = (data: string) => (scanInferBody(Buffer.from(`{"inputs":[{"data":${data}}]}`)) as { inputs: [{ data: ScannedData }] }).inputs[0].data;
-
-  it('accepts flat data and data nested as the shape is', () => {
-    checkNesting('x', scanned('[1,2,3,4,5,6]'), [2, 3]);
-    checkNesting('x', scanned('[[1,2,3],[4,5,6]]'), [2, 3]);
-  });
-
-  it('rejects data nested otherwise than the shape', () => {
-    assert.throws(() => checkNesting('x', scanned('[[1,2],[3,4],[5,6]]'), [2, 3]), /input 'x': data is nested as \[3, 2\] but shape is \[2, 3\]/);
-  });
-});
