@@ -230,7 +230,11 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
     if (jwks) {
       req.jwtVerify<Claims>().then(
         (claims) => {
-          accept(req, token, claims);
+          try {
+            accept(req, token, claims);
+          } catch (err) {
+            req.authFailure = describeJwtError(err);
+          }
           done();
         },
         (err: unknown) => {

@@ -32,15 +32,18 @@ export class Metrics {
   readonly queueDuration = new client.Histogram({ name: 'inference_queue_duration_seconds', help: 'Time a request waited in the batcher', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly computeDuration = new client.Histogram({ name: 'inference_compute_duration_seconds', help: 'Time inside one onnxruntime run', labelNames: this.vl, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly batchSize = new client.Histogram({ name: 'inference_batch_size', help: 'Rows per onnxruntime run', labelNames: this.vl, buckets: BATCH_BUCKETS, registers: [this.registry] });
-  /** Loaded versions whose queue depth is read at scrape time. */
-  private readonly depthSources = new Set<VersionMetrics>();
+  /**
+   * Versions whose queue depth is read at scrape time, one per model/version series: a version loaded again after
+   * a failed load replaces the failed record's entry (which is never removed), so no stale entry writes the series.
+   */
+  private readonly depthSources = new Map<string, VersionMetrics>();
   readonly queueDepth: client.Gauge<'model' | 'version'> = new client.Gauge({
     name: 'inference_queue_depth',
     help: 'Requests waiting in the batcher',
     labelNames: this.vl,
     registers: [this.registry],
     collect: (): void => {
-      for (const v of this.depthSources) v.queueDepth.set(v.queueDepthSource?.() ?? 0);
+      for (const v of this.depthSources.values()) v.queueDepth.set(v.queueDepthSource?.() ?? 0);
     },
   });
   readonly httpDuration = new client.Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration by route template', labelNames: ['method', 'route', 'status_code'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -95,13 +98,13 @@ export class Metrics {
   /** Label children of one version, created now (at load time). */
   version(model: string, version: string): VersionMetrics {
     const v = new VersionMetrics(this, model, version);
-    this.depthSources.add(v);
+    this.depthSources.set(v.seriesKey, v);
     return v;
   }
 
   /** @internal VersionMetrics.remove() */
   forget(v: VersionMetrics): void {
-    this.depthSources.delete(v);
+    if (this.depthSources.get(v.seriesKey) === v) this.depthSources.delete(v.seriesKey);
   }
 
   /** Observes one HTTP request; children are cached per (method, route, status). */
@@ -144,9 +147,13 @@ export class VersionMetrics {
   readonly ready: client.Gauge.Internal<string>;
   readonly loadDuration: client.Gauge.Internal<string>;
 
+  /** model and version, one string: which series this version's metrics are. */
+  readonly seriesKey: string;
+
   constructor(m: Metrics, model: string, version: string) {
     this.m = m;
     this.labels = { model, version };
+    this.seriesKey = `${model}\u0000${version}`;
     const l = this.labels;
     // Every series is created now (load time), so dashboards see zeros rather than absent series.
     this.success = counterSeries(m.requests, { ...l, outcome: 'success' });
@@ -304,7 +311,7 @@ export function counterSeries(metric: client.Counter<string>, labels: Labels): C
 export function histogramSeries(metric: client.Histogram<string>, labels: Labels, buckets: readonly number[]): HistogramSeries {
   metric.zero(labels);
   const record = seriesRecord(metric, labels);
-  if (!isHistogramRecord(record) || !buckets.every((b) => b in record.bucketValues)) {
+  if (!isHistogramRecord(record) || Object.keys(record.bucketValues).length !== buckets.length || !buckets.every((b) => b in record.bucketValues)) {
     const child = metric.labels(labels);
     return { observe: (v) => child.observe(v) };
   }

@@ -94,6 +94,11 @@ export class DynamicBatcher {
   private inFlightRows = 0;
   /** Moving average of successful runs' compute time, ms (NaN before the first). */
   private runMs = Number.NaN;
+  /**
+   * Whether batches are spread over every slot (see take()): on once runs average spreadMinRunMs, off again only
+   * below half of it, so a model near the threshold does not flip with every batch size the rule itself chooses.
+   */
+  private spreadRuns = false;
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -281,15 +286,15 @@ export class DynamicBatcher {
     );
   }
 
-  /** Whether runs are long enough that batches should be spread over every slot (see take()). */
-  private get spreadRuns(): boolean {
-    return this.runMs >= (this.opts.spreadMinRunMs ?? DEFAULT_SPREAD_MIN_RUN_MS);
-  }
-
   private settled(requests: number, rows: number, computeNs: number, ok: boolean): void {
     this.inFlight--;
     this.inFlightRows -= rows;
-    if (ok && computeNs > 0) this.runMs = Number.isNaN(this.runMs) ? computeNs / 1e6 : 0.8 * this.runMs + 0.2 * (computeNs / 1e6);
+    if (ok && computeNs > 0) {
+      this.runMs = Number.isNaN(this.runMs) ? computeNs / 1e6 : 0.8 * this.runMs + 0.2 * (computeNs / 1e6);
+      const threshold = this.opts.spreadMinRunMs ?? DEFAULT_SPREAD_MIN_RUN_MS;
+      if (!this.spreadRuns && this.runMs >= threshold) this.spreadRuns = true;
+      else if (this.spreadRuns && this.runMs < threshold / 2) this.spreadRuns = false;
+    }
     this.opts.events?.onBatch?.({ rows, requests, computeNs, ok });
     this.dispatch();
   }

@@ -72,4 +72,17 @@ describe('direct series handles (metrics.ts)', () => {
     v.remove();
     assert.doesNotMatch(await m.text(), /version="3"/);
   });
+
+  it('a version loaded again after a failed load owns the queue-depth series; its unload leaves none behind', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    // The failed load's metrics are never removed (the record stays listed as failed) ...
+    const failed = m.version('digits', '4');
+    failed.queueDepthSource = undefined;
+    // ... and the load that replaces it creates its own.
+    const loaded = m.version('digits', '4');
+    loaded.queueDepthSource = () => 3;
+    assert.match(await m.text(), /^inference_queue_depth\{model="digits",version="4"\} 3$/m);
+    loaded.remove();
+    assert.doesNotMatch(await m.text(), /version="4"/, 'no stale entry writes the series back at scrape time');
+  });
 });

@@ -43,7 +43,8 @@ function model(feeds: BatchTensor[]): BatchTensor[] {
 interface Run {
   feeds: BatchTensor[];
   /** Answers the run with `outputs` (default: what `model` computes). */
-  complete(outputs?: BatchTensor[]): void;
+  /** Answers with `outputs` (default: what `model` computes), reporting `computeNs` (default 1,234 ns). */
+  complete(outputs?: BatchTensor[], computeNs?: number): void;
   fail(err: Error): void;
 }
 
@@ -68,9 +69,9 @@ class FakeRunner {
       };
       const run: Run = {
         feeds,
-        complete: (outputs = model(feeds)) => {
+        complete: (outputs = model(feeds), computeNs = 1234) => {
           finish();
-          resolve({ outputs, computeNs: 1234 });
+          resolve({ outputs, computeNs });
         },
         fail: (err) => {
           finish();
@@ -352,6 +353,36 @@ describe('DynamicBatcher', () => {
       runner.runs[1]!.complete();
       runner.runs[2]!.complete();
       await Promise.all(all);
+    });
+
+    it('starts spreading once runs average spreadMinRunMs, and stops only below half of it', async () => {
+      const runner = new FakeRunner();
+      const b = batcher(runner, { maxInFlight: 2, maxBatchSize: 64, spreadMinRunMs: 2 });
+      /** One round: 8 requests, the first two start at once; answer the first with `ms`; rows the freed slot takes. */
+      const round = async (ms: number): Promise<number> => {
+        const first = runner.runs.length;
+        const all = Array.from({ length: 8 }, (_, i) => b.submit([fp32(1, 1, i)], 1));
+        runner.runs[first]!.complete(undefined, ms * 1e6);
+        await flush();
+        const taken = runner.rowsPerRun[first + 2]!;
+        for (let i = first + 1; i < runner.runs.length; i++) runner.runs[i]!.complete(undefined, ms * 1e6);
+        await flush();
+        while (runner.active > 0) {
+          for (const r of runner.runs.slice(-runner.active)) r.complete(undefined, ms * 1e6);
+          await flush();
+        }
+        await Promise.all(all);
+        return taken;
+      };
+      assert.equal(await round(0.1), 6, 'short runs: the freed slot takes the whole queue');
+      // 0.1 ms then 12 ms runs: the moving average passes 2 ms within this round's runs.
+      await round(12);
+      assert.equal(await round(12), 4, 'long runs: the freed slot takes its share of queued + running rows');
+      // 1.5 ms runs: under the threshold but above half of it, so the batcher keeps spreading.
+      for (let i = 0; i < 3; i++) await round(1.5);
+      assert.equal(await round(1.5), 4, 'between half and the whole threshold: still spreading');
+      for (let i = 0; i < 6; i++) await round(0.1);
+      assert.equal(await round(0.1), 6, 'below half: back to the whole queue');
     });
 
     it('runs a batch again, first in line, when its run never started; its requests are not failed', async () => {
