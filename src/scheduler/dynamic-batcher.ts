@@ -153,6 +153,7 @@ export class DynamicBatcher {
   close(reason: Error): void {
     this.closedWith = reason;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const dropped = this.queue.drain();
     this.queuedRows = 0;
     if (dropped.length > 0) this.opts.events?.onQueueDepth?.(0);
