@@ -50,7 +50,3 @@ export function fmtTime(iso: string | null): string {
   const d = new Date(iso);
   return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}`;
 }
-
-export function stateBadge(state: string, reason?: string): HTMLElement {
-  return h('span', { class: `badge state-${state}`, title: reason }, state);
-}

@@ -5,7 +5,7 @@
 // registering it again in the same or a child context replaces the parsers rather than failing.
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ERR_BAD_REQUEST, ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js';
-import { JsonScanError, scanInferBody } from './codec/json-scan.js';
+import { JsonScanError, scanJson } from './codec/json-scan.js';
 import { HOST_IS_LITTLE_ENDIAN } from './codec/v2-binary.js';
 
 export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
@@ -70,12 +70,14 @@ export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOpti
     maxDepth: Math.max(36, (opts.maxJsonDepth ?? 32) + 3),
     protoAction: app.initialConfig.onProtoPoisoning ?? 'error',
     constructorAction: app.initialConfig.onConstructorPoisoning ?? 'error',
+    // Built once here: scanInferBody would spread these options into a new object on every body.
+    packTensorData: true,
   } as const;
   const scan = (body: Buffer, done: Done) => {
     if (body.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY());
     let value: unknown;
     try {
-      value = scanInferBody(body, scanOptions);
+      value = scanJson(body, scanOptions);
     } catch (err) {
       return done(err instanceof JsonScanError ? new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY() : (err as Error));
     }

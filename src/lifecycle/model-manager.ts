@@ -16,7 +16,7 @@ import type { BatchEvents, BatchResult, RequestInput } from '../scheduler/dynami
 import { type BatchingDefaults, ModelVersion } from './model-version.js';
 import { type ModelSignature, SignatureError, type TensorSpec, toModelSignature } from './signature.js';
 import { emptyState, type ModelState, type StateStore } from './state-store.js';
-import { cloneInputs, mirrorToShadow } from './shadow.js';
+import { mirrorToShadow } from './shadow.js';
 import { TrafficRouter } from './traffic-table.js';
 
 export interface Model {
@@ -151,17 +151,16 @@ export class ModelManager {
   }
 
   /**
-   * Runs a request on its route's version; with a shadow, a copy (made before the primary may hand its buffers
-   * to a worker) runs on the shadow after the primary answered, without delaying or failing it.
+   * Runs a request on its route's version; with a shadow, the same inputs run on the shadow after the primary
+   * answered, without delaying or failing it (the batcher runs on copies, so the request's buffers stay intact).
    */
   async serve(route: Route, inputs: RequestInput[], rows: number, timeoutMs?: number, responseId?: string): Promise<BatchResult> {
-    const copy = route.shadow ? cloneInputs(inputs) : undefined;
     const result = await route.version.infer(inputs, rows, timeoutMs, responseId);
-    if (route.shadow && copy) {
+    if (route.shadow) {
       const task = route.version.monitor?.task;
       const first = route.version.signature?.outputs[0];
       const classifier = task ? task === 'classification' : (first?.shape.length === 2 && (first.shape[1] ?? 0) > 1);
-      mirrorToShadow(route.shadow, copy, rows, result, classifier, this.opts.shadowTolerance ?? 1e-3, this.opts.metrics);
+      mirrorToShadow(route.shadow, inputs, rows, result, classifier, this.opts.shadowTolerance ?? 1e-3, this.opts.metrics);
     }
     return result;
   }

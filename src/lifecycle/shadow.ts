@@ -1,24 +1,14 @@
-// Shadow traffic: a copy of a primary request runs on the shadow version after the primary has answered. Its
+// Shadow traffic: a primary request's inputs run again on the shadow version after the primary has answered. Its
 // output is never returned and it never delays or fails the primary: it is skipped when the shadow's queue is
 // busy, and its errors are only counted. Disagreement: a different argmax for classifiers, else an absolute
 // difference above the tolerance.
 import { argmax } from '../observability/argmax.js';
 import type { Metrics } from '../observability/metrics.js';
-import { allocate, type TensorData } from '../runtime/datatypes.js';
 import type { BatchResult, BatchTensor, RequestInput } from '../scheduler/dynamic-batcher.js';
 import type { ModelVersion } from './model-version.js';
 
 /** Shadow copies are dropped while the shadow already has this many requests waiting. */
 const MAX_SHADOW_QUEUE = 32;
-
-export function cloneInputs(inputs: RequestInput[]): RequestInput[] {
-  return inputs.map((t) => {
-    const data = allocate(t.info, t.data.length) as TensorData;
-    if (Array.isArray(data)) (t.data as string[]).forEach((v, i) => ((data as string[])[i] = v));
-    else (data as Float32Array).set(t.data as Float32Array);
-    return { ...t, dims: [...t.dims], data };
-  });
-}
 
 export interface ShadowComparison {
   disagree: boolean;

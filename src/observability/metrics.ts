@@ -233,14 +233,16 @@ export class VersionMetrics {
   }
 }
 
-/** One counter series: inc() adds to it. */
+/** One counter series: inc() adds to it. `direct`: through prom-client's record (false: its label child). */
 export interface CounterSeries {
   inc(value?: number): void;
+  readonly direct: boolean;
 }
 
-/** One histogram series: observe() records a value. */
+/** One histogram series: observe() records a value. `direct`: through prom-client's record (false: its label child). */
 export interface HistogramSeries {
   observe(value: number): void;
+  readonly direct: boolean;
 }
 
 type Labels = Record<string, string>;
@@ -263,8 +265,8 @@ const sameLabels = (a: Labels, b: Labels): boolean => {
 /**
  * The record prom-client (15.x) keeps for one series of `metric` (its `hashMap` values, which it updates in place),
  * or undefined when the metric is not built that way (another prom-client version): the callers then use the
- * public label-child API. test/observability/metrics-fast-series.test.ts checks both that the records are found
- * with this lockfile and that what goes through them is what /metrics reports.
+ * public label-child API (the handle's `direct` is false). test/observability/metrics-fast-series.test.ts checks
+ * both that the handles are direct with this lockfile and that what goes through them is what /metrics reports.
  */
 function seriesRecord(metric: unknown, labels: Labels): unknown {
   const map = (metric as { hashMap?: unknown }).hashMap;
@@ -273,17 +275,6 @@ function seriesRecord(metric: unknown, labels: Labels): unknown {
     if (record && typeof record.labels === 'object' && sameLabels(record.labels, labels)) return record;
   }
   return undefined;
-}
-
-/** Whether the fast handles are in use (exported for the test that guards a prom-client upgrade). */
-export function fastSeriesAvailable(): boolean {
-  const probe = new client.Histogram({ name: 'probe_seconds', help: 'probe', labelNames: ['a'], buckets: [1], registers: [] });
-  probe.zero({ a: 'x' });
-  const h = seriesRecord(probe, { a: 'x' }) as HistogramRecord | undefined;
-  const counter = new client.Counter({ name: 'probe_total', help: 'probe', labelNames: ['a'], registers: [] });
-  counter.inc({ a: 'x' }, 0);
-  const c = seriesRecord(counter, { a: 'x' }) as CounterRecord | undefined;
-  return isHistogramRecord(h) && isCounterRecord(c);
 }
 
 const isCounterRecord = (r: unknown): r is CounterRecord => typeof (r as CounterRecord | undefined)?.value === 'number';
@@ -298,9 +289,10 @@ export function counterSeries(metric: client.Counter<string>, labels: Labels): C
   const record = seriesRecord(metric, labels);
   if (!isCounterRecord(record)) {
     const child = metric.labels(labels);
-    return { inc: (v = 1) => child.inc(v) };
+    return { inc: (v = 1) => child.inc(v), direct: false };
   }
   return {
+    direct: true,
     inc: (v = 1) => {
       record.value += v;
     },
@@ -313,10 +305,11 @@ export function histogramSeries(metric: client.Histogram<string>, labels: Labels
   const record = seriesRecord(metric, labels);
   if (!isHistogramRecord(record) || Object.keys(record.bucketValues).length !== buckets.length || !buckets.every((b) => b in record.bucketValues)) {
     const child = metric.labels(labels);
-    return { observe: (v) => child.observe(v) };
+    return { observe: (v) => child.observe(v), direct: false };
   }
   const bounds = [...buckets];
   return {
+    direct: true,
     observe: (v) => {
       if (!Number.isFinite(v)) return;
       record.sum += v;

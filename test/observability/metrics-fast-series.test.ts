@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import client from 'prom-client';
-import { counterSeries, fastSeriesAvailable, histogramSeries, Metrics } from '../../src/observability/metrics.js';
+import { counterSeries, histogramSeries, Metrics } from '../../src/observability/metrics.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 
@@ -13,8 +13,13 @@ const BUCKETS = [0.001, 0.01, 0.1, 1];
 const VALUES = [0, 0.0005, 0.001, 0.0010001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 1.5, 1e6];
 
 describe('direct series handles (metrics.ts)', () => {
-  it('are available with the prom-client of the lockfile', () => {
-    assert.equal(fastSeriesAvailable(), true);
+  it('are direct with the prom-client of the lockfile (not the label-child fall-back)', () => {
+    const h = new client.Histogram({ name: 'direct_seconds', help: 'h', labelNames: ['a'], buckets: BUCKETS, registers: [] });
+    const c = new client.Counter({ name: 'direct_total', help: 'c', labelNames: ['a'], registers: [] });
+    assert.equal(histogramSeries(h, { a: 'x' }, BUCKETS).direct, true);
+    assert.equal(counterSeries(c, { a: 'x' }).direct, true);
+    // A handle whose buckets are not exactly the metric's falls back to the label child.
+    assert.equal(histogramSeries(h, { a: 'y' }, [...BUCKETS, 10]).direct, false);
   });
 
   it('a histogram fed through a handle exposes exactly what observe() through a label child exposes', async () => {

@@ -1,7 +1,7 @@
 // Triton's binary tensor extension, the bytes part: input tensors read from the raw little-endian bytes that
 // follow the JSON header (in header order), and outputs written as raw bytes after the response's JSON header.
-// Invariant: every tensor read here owns its ArrayBuffer whole (one copy out of the request body), so the worker
-// pool can transfer it instead of structured-cloning the whole body (or Node's shared 8 KB pool slab) it sat in.
+// Invariant: every tensor read here owns its ArrayBuffer whole (one copy out of the request body), so it never
+// aliases the body (or Node's shared 8 KB pool slab) it sat in. (The batcher copies again into each run's buffer.)
 // BYTES use Triton's layout: per element a 4-byte little-endian length, then that many UTF-8 bytes.
 import os from 'node:os';
 import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';

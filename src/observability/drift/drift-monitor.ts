@@ -82,7 +82,7 @@ export class DriftMonitor {
     return this.prediction?.task ?? this.opts.task;
   }
 
-  /** Hot path, once per request before batching: copies the request's feature values (the buffers are then transferred). */
+  /** Hot path, once per request before batching: copies the request's feature values into the windows. */
   observeInputs(inputs: DriftTensor[], rows: number): void {
     if (this.closed || rows <= 0) return;
     for (const features of this.inputs) {
