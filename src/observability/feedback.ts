@@ -1,7 +1,7 @@
 // Ground truth: the server remembers recent predictions by response id in bounded memory (oldest dropped), and
 // feedback rows update per-version accuracy (classifiers) or absolute error (regression).
-// Invariant: at most maxPending ids are remembered: those of the last maxPending remember() calls (BoundedMap).
-import { BoundedMap } from '../bounded-map.js';
+// Invariant: at most maxPending ids are remembered: those of the last maxPending remember() calls (a ring of
+// slots, like src/bounded-map.ts, with the entries' fields in arrays rather than one object each).
 
 export interface PendingPrediction {
   /** Who answered: feedback for another model's id is unknown. */
@@ -22,26 +22,53 @@ export interface FeedbackTarget {
 }
 
 export class FeedbackStore {
-  private readonly pending: BoundedMap<string, PendingPrediction>;
+  /** id -> its slot in the ring below. A small integer value: nothing per entry for the garbage collector. */
+  private readonly slotOf = new Map<string, number>();
+  // The ring: slot i holds the fields of one remember() call, overwritten `max` calls later. Kept apart (not one
+  // object per call) because every entry lives for up to `max` requests: whole objects would each be promoted to
+  // the old generation, which is what made remember() the costliest step after the socket write at high load.
+  private readonly ids: (string | undefined)[];
+  private readonly models: (string | undefined)[];
+  private readonly targets: (FeedbackTarget | undefined)[];
+  /** A one-row prediction is kept as its number, larger ones as their array. */
+  private readonly values: (number | Float64Array | undefined)[];
+  private next = 0;
 
-  constructor(maxPending: number) {
-    this.pending = new BoundedMap(maxPending);
+  constructor(readonly maxPending: number) {
+    if (!(Number.isInteger(maxPending) && maxPending >= 1)) throw new Error(`FeedbackStore: maxPending must be a positive integer, got ${maxPending}`);
+    this.ids = new Array<string | undefined>(maxPending).fill(undefined);
+    this.models = new Array<string | undefined>(maxPending).fill(undefined);
+    this.targets = new Array<FeedbackTarget | undefined>(maxPending).fill(undefined);
+    this.values = new Array<number | Float64Array | undefined>(maxPending).fill(undefined);
   }
 
   get size(): number {
-    return this.pending.size;
+    return this.slotOf.size;
   }
 
   /** Remembers (or re-remembers, as the newest) the prediction behind `id`; forgets the oldest beyond maxPending. */
   remember(id: string, prediction: PendingPrediction): void {
-    this.pending.set(id, prediction);
+    const slot = this.next;
+    this.next = slot + 1 === this.maxPending ? 0 : slot + 1;
+    const evicted = this.ids[slot];
+    // The slot's id is forgotten only if this slot is still where it lives (it may have been re-remembered since).
+    if (evicted !== undefined && this.slotOf.get(evicted) === slot) this.slotOf.delete(evicted);
+    const p = prediction.predictions;
+    this.ids[slot] = id;
+    this.models[slot] = prediction.model;
+    this.targets[slot] = prediction.target;
+    this.values[slot] = p.length === 1 ? p[0]! : p;
+    this.slotOf.set(id, slot);
   }
 
   /** The prediction behind `id` for `model`, removed so one response's feedback counts once. */
   take(model: string, id: string): PendingPrediction | undefined {
-    const p = this.pending.get(id);
-    if (!p || p.model !== model) return undefined;
-    this.pending.delete(id);
+    const slot = this.slotOf.get(id);
+    if (slot === undefined || this.models[slot] !== model) return undefined;
+    this.slotOf.delete(id);
+    const value = this.values[slot]!;
+    const p: PendingPrediction = { model, target: this.targets[slot]!, predictions: typeof value === 'number' ? Float64Array.of(value) : value };
+    this.ids[slot] = this.models[slot] = this.targets[slot] = this.values[slot] = undefined;
     return p;
   }
 }
