@@ -11,6 +11,12 @@ const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
 
 const sessions = new Map<string, ort.InferenceSession>();
+/**
+ * When the last run on this thread ended. session.run starts the model only after a setImmediate, so a run whose
+ * message arrived while another was queued here waits for that one to finish: its compute time starts when the
+ * previous run ended, not when its message arrived (else two runs queued together would count the first twice).
+ */
+let lastRunEnded = 0n;
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -80,9 +86,16 @@ async function run(id: number, key: string, feeds: WireTensor[], outputNames: st
   try {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const f of feeds) ortFeeds[f.name] = new ort.Tensor(f.type, f.data as ort.Tensor.DataType, f.dims);
-    const started = process.hrtime.bigint();
-    const result = await session.run(ortFeeds, outputNames);
-    const computeNs = Number(process.hrtime.bigint() - started);
+    const arrived = process.hrtime.bigint();
+    let result: ort.InferenceSession.OnnxValueMapType;
+    let computeNs: number;
+    try {
+      result = await session.run(ortFeeds, outputNames);
+    } finally {
+      const ended = process.hrtime.bigint();
+      computeNs = Number(ended - (arrived > lastRunEnded ? arrived : lastRunEnded));
+      lastRunEnded = ended;
+    }
     const outputs: WireTensor[] = [];
     const transfer: ArrayBuffer[] = [];
     for (const name of outputNames) {

@@ -160,6 +160,33 @@ describe('WorkerPool with real workers and fixture models', () => {
   });
 });
 
+describe('WorkerPool compute time', () => {
+  let pool: WorkerPool;
+
+  before(async () => {
+    pool = new WorkerPool({ size: 1 });
+    await pool.load('fp32', await fixture('dtype_fp32'), {}, true);
+  });
+
+  after(() => pool.close());
+
+  it('counts each run of several queued on one worker once: their compute times fit in the wall time of all of them', async () => {
+    // Three large runs sent together: the worker holds the second and third while the first computes. Each
+    // computeNs must be that run's own time (the stats extension's compute_infer), so the three add up to no
+    // more than the time from sending the first to the last answer. Counting from each message's arrival
+    // instead would count the first run three times and the second twice.
+    const rows = 2_000_000;
+    const feeds = [1, 2, 3].map((v) => [fp32('x', [rows, 3], [])].map((t) => ({ ...t, data: new Float32Array(rows * 3).fill(v) })));
+    const t0 = process.hrtime.bigint();
+    const results = await Promise.all(feeds.map((f) => pool.run('fp32', f, ['y'])));
+    const wallNs = Number(process.hrtime.bigint() - t0);
+    const sum = results.reduce((n, r) => n + r.computeNs, 0);
+    assert.ok(results.every((r) => r.computeNs > 0));
+    assert.ok(sum <= wallNs, `compute times add up to ${(sum / 1e6).toFixed(1)} ms, more than the ${(wallNs / 1e6).toFixed(1)} ms all three took`);
+    assert.deepEqual([...(outputOf(results[2]!, 'y').data as Float32Array).subarray(0, 3)], [6, 6, 6]);
+  });
+});
+
 describe('WorkerPool when a worker dies', () => {
   let pool: WorkerPool;
   const exits: { index: number; reason: string }[] = [];
