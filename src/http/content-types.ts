@@ -3,19 +3,25 @@
 // extension (N bytes of JSON header, then raw tensor bytes) under any content type, JSON included. Any other
 // content type is a 415. Registered inside the route plugins that use it, so it applies to their routes only;
 // registering it again in the same or a child context replaces the parsers rather than failing.
+import type { Readable } from 'node:stream';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ERR_BAD_REQUEST, ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js';
 import { JsonScanError, scanJson } from './codec/json-scan.js';
 import { HOST_IS_LITTLE_ENDIAN } from './codec/v2-binary.js';
+import { alignmentPad, readBody } from './body-reader.js';
 
 export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
 
-/** A binary-extension body: the parsed JSON header and the whole body (tensor bytes start at `start`). */
+/**
+ * A binary-extension body: the parsed JSON header and the whole body (tensor bytes start at `start`). `ownBuffer`:
+ * the body's ArrayBuffer is this request's alone (read by body-reader.ts), so tensors may be views of it.
+ */
 export class BinaryBody {
   constructor(
     readonly header: unknown,
     readonly bytes: Buffer,
     readonly start: number,
+    readonly ownBuffer = false,
   ) {}
 }
 
@@ -33,12 +39,17 @@ export interface ContentTypeOptions {
 type Done = (err: Error | null, body?: unknown) => void;
 type JsonParser = (req: FastifyRequest, body: string, done: Done) => void;
 
-/** Parses a binary-extension body; throws a 400 for a bad header length or header JSON. */
-export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonParser): BinaryBody {
+/** The Inference-Header-Content-Length header as a number; undefined when it is not a plain decimal. */
+function headerLength(req: FastifyRequest): number | undefined {
   const raw = req.headers[INFERENCE_HEADER_LENGTH];
   const text = typeof raw === 'string' ? raw.trim() : '';
-  if (!/^[0-9]{1,15}$/.test(text)) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length must be the JSON header's length in bytes, got ${JSON.stringify(String(raw).slice(0, 40))}`);
-  const headerBytes = Number(text);
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Parses a binary-extension body; throws a 400 for a bad header length or header JSON. */
+export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonParser, ownBuffer = false): BinaryBody {
+  const headerBytes = headerLength(req);
+  if (headerBytes === undefined) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length must be the JSON header's length in bytes, got ${JSON.stringify(String(req.headers[INFERENCE_HEADER_LENGTH]).slice(0, 40))}`);
   if (headerBytes > body.length) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length is ${headerBytes} but the body has only ${body.length} bytes`);
   let header: unknown;
   let failed = false;
@@ -48,7 +59,7 @@ export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonPar
     header = value;
   });
   if (failed) throw new ERR_BAD_REQUEST(`the JSON header (the first ${headerBytes} bytes of the body, per Inference-Header-Content-Length) is not valid JSON`);
-  return new BinaryBody(header, body, headerBytes);
+  return new BinaryBody(header, body, headerBytes, ownBuffer);
 }
 
 export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOptions): void {
@@ -83,27 +94,37 @@ export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOpti
     }
     done(null, value);
   };
-  const binary = (req: FastifyRequest, body: Buffer, done: Done) => {
-    try {
-      done(null, parseBinaryBody(req, body, json));
-    } catch (err) {
-      done(err as Error);
-    }
+  // Every body of these routes is read by body-reader.ts into a buffer of its own: a binary-extension body at the
+  // offset that aligns its tensor bytes, so they are read as views of it (one copy in all: socket -> body).
+  type Parsed = (body: Buffer) => void;
+  // With `pad`, the body gets an ArrayBuffer of its own, `pad` bytes in; without, any buffer will do (JSON, or a
+  // body answered with an error).
+  const read = (req: FastifyRequest, payload: Readable, done: Done, then: Parsed, pad?: number) => {
+    const o = { limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'], pad: pad ?? 0, ownBuffer: pad !== undefined };
+    readBody(payload, o, (err, body) => (err ? done(err) : then(body!)));
   };
-  // JSON is read as a Buffer: the scanner reads the bytes, and a JSON-typed binary body is not mangled by UTF-8
-  // decoding.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
-    else scan(body as Buffer, done);
+  const binary = (req: FastifyRequest, payload: Readable, done: Done) =>
+    read(req, payload, done, (body) => {
+      try {
+        done(null, parseBinaryBody(req, body, json, true));
+      } catch (err) {
+        done(err as Error);
+      }
+    }, alignmentPad(headerLength(req) ?? 0));
+  const isBinary = (req: FastifyRequest) => req.headers[INFERENCE_HEADER_LENGTH] !== undefined;
+  // JSON is read as bytes: the scanner reads them, and a JSON-typed binary body is not mangled by UTF-8 decoding.
+  app.addContentTypeParser('application/json', (req, payload, done) => {
+    if (isBinary(req)) binary(req, payload, done);
+    else read(req, payload, done, (body) => scan(body, done));
   });
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (req, body, done) => {
-    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
-    else done(new ERR_BAD_REQUEST('an application/octet-stream body is a binary tensor request: send the JSON header length in the Inference-Header-Content-Length header'));
+  app.addContentTypeParser('application/octet-stream', (req, payload, done) => {
+    if (isBinary(req)) binary(req, payload, done);
+    else read(req, payload, done, () => done(new ERR_BAD_REQUEST('an application/octet-stream body is a binary tensor request: send the JSON header length in the Inference-Header-Content-Length header')));
   });
   // Any other type (text/plain, none, ...) only with the binary header. The body is read (up to bodyLimit) before
-  // a 415, since a Fastify parser reads either always or never.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
-    if (req.headers[INFERENCE_HEADER_LENGTH] !== undefined) binary(req, body as Buffer, done);
-    else done(unsupported(req));
+  // a 415, as it was when Fastify read these bodies.
+  app.addContentTypeParser('*', (req, payload, done) => {
+    if (isBinary(req)) binary(req, payload, done);
+    else read(req, payload, done, () => done(unsupported(req)));
   });
 }

@@ -1,6 +1,7 @@
 // Triton's binary tensor extension over a real port: a JSON header of Inference-Header-Content-Length bytes, then
 // raw little-endian tensor bytes in header order; outputs as raw bytes when the request asks. Also the decoder
-// directly: tensors own their buffers whatever their offset in the body, and BYTES use 4-byte length prefixes.
+// directly: tensors of a body that is not the request's own are copied out whatever their offset, and BYTES use
+// 4-byte length prefixes. (test/http/body-reader.test.ts: the server's own bodies give views.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BinaryReader, tensorBytes } from '../../src/http/codec/v2-binary.js';
@@ -327,7 +328,7 @@ describe('the binary decoder', () => {
   });
   after(() => s.close());
 
-  it('gives every tensor its own whole ArrayBuffer, so the worker pool can transfer it', () => {
+  it('copies every tensor out of a body that is not known to be the request\'s own (here in Node\'s shared pool)', () => {
     const sig = s.app.ortserve.manager.getReadyVersion('multi_io').signature!;
     const a = new Float32Array([1, 2, 3, 4]);
     const b = new Float32Array([5, 6, 7, 8]);

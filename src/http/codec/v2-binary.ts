@@ -1,7 +1,9 @@
 // Triton's binary tensor extension, the bytes part: input tensors read from the raw little-endian bytes that
 // follow the JSON header (in header order), and outputs written as raw bytes after the response's JSON header.
-// Invariant: every tensor read here owns its ArrayBuffer whole (one copy out of the request body), so it never
-// aliases the body (or Node's shared 8 KB pool slab) it sat in. (The batcher copies again into each run's buffer.)
+// Invariant: a tensor read here is a view of the body only when the reader was told the body's ArrayBuffer is the
+// request's own (src/http/body-reader.ts reads it so) and its bytes are aligned for its type; otherwise it owns its
+// ArrayBuffer whole (one copy), so it never aliases someone else's memory (such as Node's shared 8 KB pool slab).
+// Nothing transfers a request's tensors: the batcher copies every run's data into a buffer of the run's own.
 // BYTES use Triton's layout: per element a 4-byte little-endian length, then that many UTF-8 bytes.
 import os from 'node:os';
 import { ERR_BAD_REQUEST, ERR_INVALID_TENSOR } from '../../errors.js';
@@ -20,14 +22,16 @@ export function elementBytes(info: DatatypeInfo): number | undefined {
 /** Reads consecutive tensors from `bytes[start..]`; `finish()` checks that nothing was left over. */
 export class BinaryReader {
   private offset: number;
+  /** With `views`, aligned tensors are views of `bytes` (whose ArrayBuffer must be the request's own). */
   constructor(
     private readonly bytes: Uint8Array,
     private readonly start: number,
+    private readonly views = false,
   ) {
     this.offset = start;
   }
 
-  /** The next `size` bytes as `count` elements of `info`'s type, in a typed array that owns its buffer. */
+  /** The next `size` bytes as `count` elements of `info`'s type: a view of the body when allowed and aligned, else a copy. */
   read(name: string, info: DatatypeInfo, size: unknown, count: number, maxStringBytes = Number.POSITIVE_INFINITY): TensorData {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       throw new ERR_INVALID_TENSOR(name, 'parameters.binary_data_size must be a non-negative integer number of bytes');
@@ -41,9 +45,15 @@ export class BinaryReader {
     const from = this.offset;
     this.offset += size;
     if (per === undefined) return readStrings(name, this.bytes.subarray(from, from + size), count, maxStringBytes);
-    const out = new info.array!(count) as NumericArray;
-    // One copy, byte-wise, so any alignment works (a Float32 tensor may start at an odd offset in the body).
-    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes.subarray(from, from + size));
+    const at = this.bytes.byteOffset + from;
+    let out: NumericArray;
+    if (this.views && at % per === 0) {
+      out = new info.array!(this.bytes.buffer, at, count);
+    } else {
+      out = new info.array!(count);
+      // One copy, byte-wise, so any alignment works (a Float32 tensor may start at an odd offset in the body).
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes.subarray(from, from + size));
+    }
     if (info.kind === 'bool') checkBools(name, out as Uint8Array);
     return out;
   }

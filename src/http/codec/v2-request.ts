@@ -60,6 +60,11 @@ export interface BinaryPart {
   bytes: Uint8Array;
   /** Where the tensor bytes start (the JSON header's length). */
   start: number;
+  /**
+   * `bytes` is a view of an ArrayBuffer that only this request uses (src/http/body-reader.ts): tensors whose bytes
+   * are aligned for their type are read as views of it, without a copy. Otherwise every tensor is copied out.
+   */
+  ownBuffer?: boolean;
 }
 
 export function parseEnvelope(body: unknown): InferRequestBody {
@@ -190,7 +195,7 @@ export function decodeInferRequest(sig: ModelSignature, body: unknown, limits: R
   const env = parseEnvelope(body);
   checkInputCount(env.inputs.length, limits);
   checkParameters(env, limits);
-  const reader = binary ? new BinaryReader(binary.bytes, binary.start) : undefined;
+  const reader = binary ? new BinaryReader(binary.bytes, binary.start, binary.ownBuffer === true) : undefined;
   const budget = new ElementBudget(limits);
   const byName = new Map<string, RequestInput>();
   for (const input of env.inputs) {
