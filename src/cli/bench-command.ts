@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { requestJson, resolveTarget, seg, TARGET_HELP, type Target, targetOptions } from './client.js';
+import { authHeaders, parseAnswer, requestJson, resolveTarget, seg, TARGET_HELP, type Target, targetOptions } from './client.js';
 import { type Command, CliError, intFlag, type Io, parse, printed, UsageError } from './common.js';
 import { Progress } from './progress.js';
 
@@ -120,7 +120,7 @@ async function load(o: RunOptions, stop: { now: boolean }) {
   const url = new URL(o.target.url + o.path);
   const client = url.protocol === 'https:' ? https : http;
   const agent = new client.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  const headers = { 'content-type': 'application/json', ...(o.target.token ? { authorization: `Bearer ${o.target.token}` } : {}) };
+  const headers = { 'content-type': 'application/json', ...authHeaders(o.target) };
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   const examples: Record<string, string> = {};
@@ -147,13 +147,8 @@ async function load(o: RunOptions, stop: { now: boolean }) {
             const v = /"model_version"\s*:\s*"([^"]*)"/.exec(text)?.[1] ?? '?';
             versions[v] = (versions[v] ?? 0) + 1;
           } else {
-            let message = text;
-            try {
-              message = (JSON.parse(text) as { error?: string }).error ?? text;
-            } catch {
-              // keep the text
-            }
-            fail(String(res.statusCode), message);
+            const answer = parseAnswer(text) as { error?: unknown } | null | string | undefined;
+            fail(String(res.statusCode), typeof answer === 'object' && answer !== null && typeof answer.error === 'string' ? answer.error : text);
           }
           resolve();
         });

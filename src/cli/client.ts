@@ -82,15 +82,19 @@ export async function requestJson<T>(target: Target, method: string, path: strin
   } catch (err) {
     throw unreachable(target.url, err);
   }
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // Not JSON (a proxy's HTML page, say): keep the text for the message.
-  }
+  const parsed = parseAnswer(await res.text());
   if (!res.ok) throw httpFailure(target, method, path, res.status, parsed);
   return parsed as T;
+}
+
+/** An answer's body: its JSON, or the text itself when it is not JSON (a proxy's HTML page, say); undefined when empty. */
+export function parseAnswer(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** A path segment from user input (model names are [A-Za-z0-9_.-], but never trust that here). */

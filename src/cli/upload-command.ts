@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { authHeaders, httpFailure, resolveTarget, seg, TARGET_HELP, type Target, targetOptions, unreachable } from './client.js';
+import { authHeaders, httpFailure, parseAnswer, resolveTarget, seg, TARGET_HELP, type Target, targetOptions, unreachable } from './client.js';
 import { type Command, CliError, formatBytes, parse, printed, UsageError } from './common.js';
 import { Progress } from './progress.js';
 
@@ -54,14 +54,7 @@ function putFile(target: Target, path: string, file: string, size: number, sha25
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body: parseAnswer(Buffer.concat(chunks).toString('utf8')) });
       });
     });
     // A server that answers early (401, 413) may close the socket under the rest of the body: its answer wins.

@@ -3,6 +3,7 @@
 // `packTensorData` every V2 `inputs[i].data` made only of numbers and booleans in a rectangular nesting arrives as
 // a ScannedData (flat doubles + dims) instead of nested JS arrays. Invariant: results never depend on the fast path;
 // it only ever declines (-1) and lets the general parser re-read the same bytes. 2x JSON.parse: bench/json-scan.ts.
+import { MAX_DATA_NESTING } from './tensor-fill.js';
 
 export type PoisonAction = 'error' | 'remove' | 'ignore';
 
@@ -19,7 +20,7 @@ export interface ScanOptions {
 
 export const DEFAULT_MAX_DEPTH = 64;
 /** Deepest `data` nesting the fast path packs; deeper data stays JS arrays, for tensor-fill's own nesting error. */
-const MAX_PACKED_LEVELS = 32;
+const MAX_PACKED_LEVELS = MAX_DATA_NESTING;
 
 /** Invariant: `values.length === count`; `dims` multiply to `count`; booleans are held as 1 and 0. */
 export class ScannedData {

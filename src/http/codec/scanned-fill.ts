@@ -4,8 +4,7 @@
 import { ERR_INVALID_TENSOR } from '../../errors.js';
 import { allocate, type DatatypeInfo, type TensorData } from '../../runtime/datatypes.js';
 import type { ScannedData } from './json-scan.js';
-
-const FP32_MAX = 3.4028234663852886e38;
+import { elementRule, floatBound } from './tensor-fill.js';
 
 /**
  * fillTensor for packed data: the same typed array and the same ERR_INVALID_TENSOR for the same JSON: flat data of
@@ -20,21 +19,11 @@ export function fillFromScanned(name: string, info: DatatypeInfo, scanned: Scann
   const bad = fillInto(info, scanned, out, n);
   if (bad >= 0) {
     const shown = scanned.booleans !== null && scanned.booleans[bad] === 1 ? String(scanned.values[bad] === 1) : String(scanned.values[bad]);
-    throw new ERR_INVALID_TENSOR(name, `element ${bad} is ${shown}; ${info.v2} needs ${wanted(info)}`);
+    throw new ERR_INVALID_TENSOR(name, `element ${bad} is ${shown}; ${info.v2} needs ${elementRule(info)}`);
   }
   if (count > expected) throw new ERR_INVALID_TENSOR(name, `data has more elements than the ${expected} that shape needs`);
   if (count < expected) throw new ERR_INVALID_TENSOR(name, `data has ${count} elements but shape needs ${expected}`);
   return out;
-}
-
-function wanted(info: DatatypeInfo): string {
-  switch (info.kind) {
-    case 'float': return `a finite number within +-${info.v2 === 'FP32' ? FP32_MAX : Number.MAX_VALUE}`;
-    case 'int':
-    case 'bigint': return `an integer in [${info.min}, ${info.max}]`;
-    case 'bool': return 'true or false';
-    case 'string': return 'a string';
-  }
 }
 
 /** Checks and copies the first n elements as tensor-fill does for each kind; the index of the first bad one, or -1. */
@@ -42,7 +31,7 @@ function fillInto(info: DatatypeInfo, scanned: ScannedData, out: TensorData, n: 
   const { values, booleans } = scanned;
   switch (info.kind) {
     case 'float': {
-      const maxAbs = info.v2 === 'FP32' ? FP32_MAX : Number.MAX_VALUE;
+      const maxAbs = floatBound(info);
       const f = out as Float32Array;
       for (let i = 0; i < n; i++) {
         const v = values[i]!;

@@ -4,11 +4,27 @@
 import { ERR_INVALID_TENSOR } from '../../errors.js';
 import { allocate, type DatatypeInfo, type TensorData } from '../../runtime/datatypes.js';
 
-const MAX_NESTING = 32;
+/** Deepest nesting of `data` arrays below the data array itself. */
+export const MAX_DATA_NESTING = 32;
+
+/** Largest magnitude a float type holds: JSON's 1e999 parses to Infinity, 1e39 overflows FP32. */
+export function floatBound(info: DatatypeInfo): number {
+  return info.v2 === 'FP32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
+}
+
+/** What an element of `info`'s type must be, as the 400 says it ("FP32 needs <this>"). */
+export function elementRule(info: DatatypeInfo): string {
+  switch (info.kind) {
+    case 'float': return `a finite number within +-${floatBound(info)}`;
+    case 'int':
+    case 'bigint': return `an integer in [${info.min}, ${info.max}]`;
+    case 'bool': return 'true or false';
+    case 'string': return 'a string';
+  }
+}
 
 class Filler {
   index = 0;
-  /** Largest magnitude the float type holds: JSON's 1e999 parses to Infinity, 1e39 overflows FP32. */
   readonly maxAbs: number;
   constructor(
     readonly name: string,
@@ -17,11 +33,11 @@ class Filler {
     readonly expected: number,
     readonly maxStringBytes: number,
   ) {
-    this.maxAbs = info.v2 === 'FP32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
+    this.maxAbs = floatBound(info);
   }
 
   fill(data: unknown[], depth: number): void {
-    if (depth > MAX_NESTING) throw new ERR_INVALID_TENSOR(this.name, `data is nested deeper than ${MAX_NESTING} levels`);
+    if (depth > MAX_DATA_NESTING) throw new ERR_INVALID_TENSOR(this.name, `data is nested deeper than ${MAX_DATA_NESTING} levels`);
     const { info, out } = this;
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
@@ -32,24 +48,24 @@ class Filler {
       if (this.index >= this.expected) throw new ERR_INVALID_TENSOR(this.name, `data has more elements than the ${this.expected} that shape needs`);
       switch (info.kind) {
         case 'float':
-          if (typeof v !== 'number' || !(Math.abs(v) <= this.maxAbs)) throw this.elementError(v, `a finite number within +-${this.maxAbs}`);
+          if (typeof v !== 'number' || !(Math.abs(v) <= this.maxAbs)) throw this.elementError(v, elementRule(info));
           (out as Float32Array)[this.index++] = v;
           break;
         case 'int':
-          if (typeof v !== 'number' || !Number.isInteger(v) || v < info.min! || v > info.max!) throw this.elementError(v, `an integer in [${info.min}, ${info.max}]`);
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < info.min! || v > info.max!) throw this.elementError(v, elementRule(info));
           (out as Int32Array)[this.index++] = v;
           break;
         case 'bigint':
-          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < info.min!) throw this.elementError(v, `an integer in [${info.min}, ${info.max}]`);
+          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < info.min!) throw this.elementError(v, elementRule(info));
           (out as BigInt64Array)[this.index++] = BigInt(v);
           break;
         case 'bool':
           if (v === true || v === 1) (out as Uint8Array)[this.index++] = 1;
           else if (v === false || v === 0) (out as Uint8Array)[this.index++] = 0;
-          else throw this.elementError(v, 'true or false');
+          else throw this.elementError(v, elementRule(info));
           break;
         case 'string':
-          if (typeof v !== 'string') throw this.elementError(v, 'a string');
+          if (typeof v !== 'string') throw this.elementError(v, elementRule(info));
           // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only strings that might be too long.
           if (v.length * 3 > this.maxStringBytes && Buffer.byteLength(v, 'utf8') > this.maxStringBytes) {
             throw new ERR_INVALID_TENSOR(this.name, `element ${this.index} has ${Buffer.byteLength(v, 'utf8')} bytes, more than MAX_BYTES_ELEMENT_BYTES (${this.maxStringBytes})`);

@@ -16,22 +16,30 @@ import { fillTensor } from './tensor-fill.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
+/** The envelope's bounds, read by the schema and by the direct check below alike. */
+const MAX_ID = 256;
+const MAX_NAME = 256;
+const MAX_TENSORS = 256;
+const MAX_RANK = 16;
+const MAX_DIM = 2 ** 31;
+const MAX_DATATYPE = 16;
+
 export const inferRequestSchema = z.object({
-  id: z.string().max(256).optional(),
+  id: z.string().max(MAX_ID).optional(),
   parameters,
   inputs: z
     .array(
       z.object({
-        name: z.string().min(1).max(256),
-        shape: z.array(z.number().int().min(0).max(2 ** 31)).max(16),
-        datatype: z.string().max(16),
+        name: z.string().min(1).max(MAX_NAME),
+        shape: z.array(z.number().int().min(0).max(MAX_DIM)).max(MAX_RANK),
+        datatype: z.string().max(MAX_DATATYPE),
         parameters,
         data: z.unknown().optional(),
       }),
     )
     .min(1)
-    .max(256),
-  outputs: z.array(z.object({ name: z.string().min(1).max(256), parameters })).max(256).optional(),
+    .max(MAX_TENSORS),
+  outputs: z.array(z.object({ name: z.string().min(1).max(MAX_NAME), parameters })).max(MAX_TENSORS).optional(),
 });
 
 export type InferRequestBody = z.infer<typeof inferRequestSchema>;
@@ -82,7 +90,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 };
-const isName = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= 256;
+const isName = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= MAX_NAME;
 const isParameters = (v: unknown): boolean => v === undefined || isPlainObject(v);
 
 /**
@@ -90,20 +98,20 @@ const isParameters = (v: unknown): boolean => v === undefined || isPlainObject(v
  * to the schema. Never looks at `data`.
  */
 export function isWellFormedEnvelope(b: Record<string, unknown>): boolean {
-  if (b.id !== undefined && (typeof b.id !== 'string' || b.id.length > 256)) return false;
+  if (b.id !== undefined && (typeof b.id !== 'string' || b.id.length > MAX_ID)) return false;
   if (!isParameters(b.parameters)) return false;
   const inputs = b.inputs;
-  if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > 256) return false;
+  if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > MAX_TENSORS) return false;
   for (const input of inputs as unknown[]) {
     if (!isPlainObject(input) || !isName(input.name) || !isParameters(input.parameters)) return false;
-    if (typeof input.datatype !== 'string' || input.datatype.length > 16) return false;
+    if (typeof input.datatype !== 'string' || input.datatype.length > MAX_DATATYPE) return false;
     const shape = input.shape;
-    if (!Array.isArray(shape) || shape.length > 16) return false;
-    for (const d of shape as unknown[]) if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > 2 ** 31) return false;
+    if (!Array.isArray(shape) || shape.length > MAX_RANK) return false;
+    for (const d of shape as unknown[]) if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_DIM) return false;
   }
   const outputs = b.outputs;
   if (outputs !== undefined) {
-    if (!Array.isArray(outputs) || outputs.length > 256) return false;
+    if (!Array.isArray(outputs) || outputs.length > MAX_TENSORS) return false;
     for (const o of outputs as unknown[]) if (!isPlainObject(o) || !isName(o.name) || !isParameters(o.parameters)) return false;
   }
   return true;
