@@ -1,7 +1,8 @@
 // FeedbackStore.remember() in steady state (100,000 remembered, FEEDBACK_MAX_PENDING), each call with a new
-// prediction as the server makes one per response: the store's ring of slots (src/observability/feedback.ts)
-// against the two stores it replaced, kept here as the comparison: a BoundedMap of one object per entry, and the
-// Map-first-key eviction before that. `node --import tsx bench/feedback-store.ts`
+// prediction as the server makes one per response (a non-integer, as from a regression model): the store's ring
+// of slots (src/observability/feedback.ts) against the two stores it replaced, kept here as the comparison: a
+// BoundedMap of one object per entry, and the Map-first-key eviction before that (FIRST_KEY=1 to include it; it
+// takes minutes). `node --import tsx bench/feedback-store.ts`
 import { BoundedMap } from '../src/bounded-map.js';
 import { FeedbackStore, type FeedbackTarget, type PendingPrediction } from '../src/observability/feedback.js';
 
@@ -39,9 +40,9 @@ const times = new Map<string, number[]>(stores.map(([label]) => [label, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const [label, make] of stores) {
     const s = make();
-    for (let i = 0; i < 150_000; i++) s.remember(ids[i]!, { model: 'm', target, predictions: Float64Array.of(i % 2) }); // past maxPending
+    for (let i = 0; i < 150_000; i++) s.remember(ids[i]!, { model: 'm', target, predictions: Float64Array.of((i % 7) * 0.37) }); // past maxPending
     const t0 = process.hrtime.bigint();
-    for (let i = 150_000; i < N; i++) s.remember(ids[i]!, { model: 'm', target, predictions: Float64Array.of(i % 2) });
+    for (let i = 150_000; i < N; i++) s.remember(ids[i]!, { model: 'm', target, predictions: Float64Array.of((i % 7) * 0.37) });
     times.get(label)!.push(Number(process.hrtime.bigint() - t0) / (N - 150_000) / 1000);
   }
 }

@@ -54,7 +54,8 @@ function putFile(target: Target, path: string, file: string, size: number, sha25
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body: parseAnswer(Buffer.concat(chunks).toString('utf8')) });
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, body: parseAnswer(text) ?? text });
       });
     });
     // A server that answers early (401, 413) may close the socket under the rest of the body: its answer wins.

@@ -20,26 +20,20 @@ export interface BodyReadOptions {
   pad: number;
   /** The body gets an ArrayBuffer of its own (for views of it that must not alias anything else). */
   ownBuffer: boolean;
+  /** Only count the bytes (a body read to be refused): `done` gets an empty buffer. */
+  discard?: boolean;
 }
 
-/**
- * Bodies declared up to this size are copied chunk by chunk into a buffer allocated when the request starts;
- * larger ones are kept as chunks and copied once at the end, so a slow client declaring a large body does not
- * hold its whole size before sending it.
- */
-const PREALLOCATE_MAX_BYTES = 1 << 20;
-
-/** Content-Length as a number; NaN when absent (chunked) or not a plain decimal. */
+/** Content-Length as a number (any length of digits: a huge one is over every limit); NaN when absent (chunked). */
 function declaredLength(header: string | undefined): number {
-  return header !== undefined && /^[0-9]{1,15}$/.test(header) ? Number(header) : NaN;
+  return header !== undefined && /^[0-9]+$/.test(header) ? Number(header) : NaN;
 }
 
 export function readBody(payload: Readable, o: BodyReadOptions, done: BodyDone): void {
   const declared = declaredLength(o.contentLength);
   if (declared > o.limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-  const alloc = o.ownBuffer ? Buffer.allocUnsafeSlow : Buffer.allocUnsafe;
-  // With a declared length, chunks go straight to their place; without one they are kept and placed at the end.
-  const target = declared <= PREALLOCATE_MAX_BYTES ? alloc(o.pad + declared) : undefined;
+  // The chunks are kept as they come (Node's HTTP parser gives each its own memory) and placed once at the end: a
+  // buffer of the declared size allocated up front would let a slow client reserve it for a few bytes sent.
   const chunks: Buffer[] = [];
   let received = 0;
   const stop = () => {
@@ -49,15 +43,12 @@ export function readBody(payload: Readable, o: BodyReadOptions, done: BodyDone):
   };
   function onData(chunk: Buffer | string): void {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const at = received;
     received += b.length;
     if (received > o.limit) {
       stop();
       return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     }
-    if (target === undefined) chunks.push(b);
-    else if (received <= declared) target.set(b, o.pad + at);
-    // More than declared: nothing is copied; onEnd answers 400.
+    if (!o.discard) chunks.push(b);
   }
   function onEnd(err?: Error & { statusCode?: number }): void {
     stop();
@@ -66,8 +57,8 @@ export function readBody(payload: Readable, o: BodyReadOptions, done: BodyDone):
       return done(err);
     }
     if (!Number.isNaN(declared) && received !== declared) return done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-    if (target !== undefined) return done(null, target.subarray(o.pad));
-    const out = alloc(o.pad + received);
+    if (o.discard) return done(null, Buffer.alloc(0));
+    const out = (o.ownBuffer ? Buffer.allocUnsafeSlow : Buffer.allocUnsafe)(o.pad + received);
     let at = o.pad;
     for (const c of chunks) {
       out.set(c, at);

@@ -103,6 +103,11 @@ export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOpti
     const o = { limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'], pad: pad ?? 0, ownBuffer: pad !== undefined };
     readBody(payload, o, (err, body) => (err ? done(err) : then(body!)));
   };
+  /** Reads a body only to refuse it (bytes counted, not kept): a 413 or a bad length still wins over `refusal`. */
+  const refuse = (req: FastifyRequest, payload: Readable, done: Done, refusal: Error) => {
+    const o = { limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'], pad: 0, ownBuffer: false, discard: true };
+    readBody(payload, o, (err) => done(err ?? refusal));
+  };
   const binary = (req: FastifyRequest, payload: Readable, done: Done) =>
     read(req, payload, done, (body) => {
       try {
@@ -119,12 +124,12 @@ export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOpti
   });
   app.addContentTypeParser('application/octet-stream', (req, payload, done) => {
     if (isBinary(req)) binary(req, payload, done);
-    else read(req, payload, done, () => done(new ERR_BAD_REQUEST('an application/octet-stream body is a binary tensor request: send the JSON header length in the Inference-Header-Content-Length header')));
+    else refuse(req, payload, done, new ERR_BAD_REQUEST('an application/octet-stream body is a binary tensor request: send the JSON header length in the Inference-Header-Content-Length header'));
   });
   // Any other type (text/plain, none, ...) only with the binary header. The body is read (up to bodyLimit) before
   // a 415, as it was when Fastify read these bodies.
   app.addContentTypeParser('*', (req, payload, done) => {
     if (isBinary(req)) binary(req, payload, done);
-    else read(req, payload, done, () => done(unsupported(req)));
+    else refuse(req, payload, done, unsupported(req));
   });
 }

@@ -30,8 +30,9 @@ export class FeedbackStore {
   private readonly ids: (string | undefined)[];
   private readonly models: (string | undefined)[];
   private readonly targets: (FeedbackTarget | undefined)[];
-  /** A one-row prediction is kept as its number, larger ones as their array. */
-  private readonly values: (number | Float64Array | undefined)[];
+  /** A one-row prediction's value (no heap number per entry); larger predictions are kept whole in `arrays`. */
+  private readonly values: Float64Array;
+  private readonly arrays: (Float64Array | undefined)[];
   private next = 0;
 
   constructor(readonly maxPending: number) {
@@ -39,7 +40,8 @@ export class FeedbackStore {
     this.ids = new Array<string | undefined>(maxPending).fill(undefined);
     this.models = new Array<string | undefined>(maxPending).fill(undefined);
     this.targets = new Array<FeedbackTarget | undefined>(maxPending).fill(undefined);
-    this.values = new Array<number | Float64Array | undefined>(maxPending).fill(undefined);
+    this.values = new Float64Array(maxPending);
+    this.arrays = new Array<Float64Array | undefined>(maxPending).fill(undefined);
   }
 
   get size(): number {
@@ -57,7 +59,12 @@ export class FeedbackStore {
     this.ids[slot] = id;
     this.models[slot] = prediction.model;
     this.targets[slot] = prediction.target;
-    this.values[slot] = p.length === 1 ? p[0]! : p;
+    if (p.length === 1) {
+      this.values[slot] = p[0]!;
+      this.arrays[slot] = undefined;
+    } else {
+      this.arrays[slot] = p;
+    }
     this.slotOf.set(id, slot);
   }
 
@@ -66,9 +73,8 @@ export class FeedbackStore {
     const slot = this.slotOf.get(id);
     if (slot === undefined || this.models[slot] !== model) return undefined;
     this.slotOf.delete(id);
-    const value = this.values[slot]!;
-    const p: PendingPrediction = { model, target: this.targets[slot]!, predictions: typeof value === 'number' ? Float64Array.of(value) : value };
-    this.ids[slot] = this.models[slot] = this.targets[slot] = this.values[slot] = undefined;
+    const p: PendingPrediction = { model, target: this.targets[slot]!, predictions: this.arrays[slot] ?? Float64Array.of(this.values[slot]!) };
+    this.ids[slot] = this.models[slot] = this.targets[slot] = this.arrays[slot] = undefined;
     return p;
   }
 }

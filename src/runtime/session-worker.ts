@@ -11,12 +11,6 @@ const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
 
 const sessions = new Map<string, ort.InferenceSession>();
-/**
- * When the last run on this thread ended. session.run starts the model only after a setImmediate, so a run whose
- * message arrived while another was queued here waits for that one to finish: its compute time starts when the
- * previous run ended, not when its message arrived (else two runs queued together would count the first twice).
- */
-let lastRunEnded = 0n;
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -86,15 +80,22 @@ async function run(id: number, key: string, feeds: WireTensor[], outputNames: st
   try {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const f of feeds) ortFeeds[f.name] = new ort.Tensor(f.type, f.data as ort.Tensor.DataType, f.dims);
+    // session.run computes synchronously inside a setImmediate it schedules without awaiting anything first, so an
+    // immediate scheduled just before it fires just before the model starts. Timing from the message's arrival
+    // instead would count whatever ran on this thread in between: with two runs per worker, the run queued ahead
+    // (counted twice), or a session being created for a new version.
     const arrived = process.hrtime.bigint();
+    let began = 0n;
+    const stamp = setImmediate(() => {
+      began = process.hrtime.bigint();
+    });
     let result: ort.InferenceSession.OnnxValueMapType;
     let computeNs: number;
     try {
       result = await session.run(ortFeeds, outputNames);
     } finally {
-      const ended = process.hrtime.bigint();
-      computeNs = Number(ended - (arrived > lastRunEnded ? arrived : lastRunEnded));
-      lastRunEnded = ended;
+      clearImmediate(stamp);
+      computeNs = Number(process.hrtime.bigint() - (began === 0n ? arrived : began));
     }
     const outputs: WireTensor[] = [];
     const transfer: ArrayBuffer[] = [];

@@ -332,10 +332,13 @@ describe('the binary decoder', () => {
     const sig = s.app.ortserve.manager.getReadyVersion('multi_io').signature!;
     const a = new Float32Array([1, 2, 3, 4]);
     const b = new Float32Array([5, 6, 7, 8]);
-    // Small enough to come from Node's shared pool; the header length puts `a` at an odd offset.
-    const { body, headerLength } = binaryBody({ inputs: [binIn('a', 'FP32', [1, 4], 16), binIn('b', 'FP32', [1, 4], 16)] }, [a, b], { modulo: 2, remainder: 1 });
-    const pooled = Buffer.from(body);
-    assert.ok(pooled.byteOffset % 4 !== 0 || headerLength % 4 !== 0, 'the tensor bytes are not 4-aligned in the body');
+    // Small enough to come from Node's shared pool, and placed so that `a` is 8-aligned in the pool's ArrayBuffer:
+    // a view would be possible, and would alias the pool (other requests' memory). It must be a copy.
+    const { body, headerLength } = binaryBody({ inputs: [binIn('a', 'FP32', [1, 4], 16), binIn('b', 'FP32', [1, 4], 16)] }, [a, b], { modulo: 8, remainder: 0 });
+    let pooled = Buffer.from(body);
+    for (let i = 0; i < 8 && (pooled.byteOffset + headerLength) % 8 !== 0; i++) pooled = Buffer.from(body);
+    assert.equal((pooled.byteOffset + headerLength) % 8, 0, 'the tensor bytes are 8-aligned in the pooled ArrayBuffer');
+    assert.ok(pooled.buffer.byteLength > pooled.length, 'the body sits in a larger shared ArrayBuffer');
     const header = JSON.parse(pooled.toString('utf8', 0, headerLength)) as unknown;
     const decoded = decodeInferRequest(sig, header, testConfig().limits, undefined, { bytes: pooled, start: headerLength });
     assert.equal(decoded.rows, 1);

@@ -15,19 +15,24 @@ interface Outcome {
   body?: Buffer;
 }
 
-function read(chunks: (Buffer | Error)[], o: { limit?: number; contentLength?: string; pad?: number; ownBuffer?: boolean }): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const stream = new PassThrough();
-    readBody(stream, { limit: o.limit ?? 1 << 20, contentLength: o.contentLength, pad: o.pad ?? 0, ownBuffer: o.ownBuffer ?? false }, (err, body) => resolve({ err, body }));
-    for (const c of chunks) {
-      if (c instanceof Error) {
-        stream.destroy(c);
-        return;
-      }
-      stream.write(c);
+/** Feeds `chunks` (an Error ends the stream with it) and resolves after the stream is done, with every callback. */
+async function read(chunks: (Buffer | Error)[], o: { limit?: number; contentLength?: string; pad?: number; ownBuffer?: boolean; discard?: boolean }): Promise<Outcome> {
+  const calls: Outcome[] = [];
+  const stream = new PassThrough();
+  readBody(stream, { limit: o.limit ?? 1 << 20, contentLength: o.contentLength, pad: o.pad ?? 0, ownBuffer: o.ownBuffer ?? false, discard: o.discard }, (err, body) => calls.push({ err, body }));
+  stream.on('error', () => undefined);
+  for (const c of chunks) {
+    if (c instanceof Error) {
+      stream.destroy(c);
+      break;
     }
-    stream.end();
-  });
+    stream.write(c);
+  }
+  if (!stream.destroyed) stream.end();
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(calls.length, 1, `done is called exactly once (got ${calls.length})`);
+  return calls[0]!;
 }
 
 const bytes = (n: number, from = 0) => Buffer.from(Array.from({ length: n }, (_, i) => (from + i) % 251));
@@ -46,7 +51,7 @@ describe('readBody', () => {
     }
   });
 
-  it('reads a declared body larger than the preallocation bound correctly', async () => {
+  it('reads a large body in many chunks correctly', async () => {
     const n = (1 << 20) + 17;
     const parts = [bytes(65536), bytes(n - 65536, 65536)];
     const { err, body } = await read(parts, { contentLength: String(n), pad: 5, ownBuffer: true, limit: 4 << 20 });
@@ -56,9 +61,19 @@ describe('readBody', () => {
     assert.equal(body!.byteOffset, 5);
   });
 
-  it('answers 413 for a declared length over the limit, before reading', async () => {
-    const { err } = await read([bytes(4)], { contentLength: '101', limit: 100 });
-    assert.equal(err?.code, 'FST_ERR_CTP_BODY_TOO_LARGE');
+  it('answers 413 for a declared length over the limit, before reading, however many digits it has', async () => {
+    for (const contentLength of ['101', '1234567890123456789012']) {
+      const { err } = await read([bytes(4)], { contentLength, limit: 100 });
+      assert.equal(err?.code, 'FST_ERR_CTP_BODY_TOO_LARGE', `Content-Length ${contentLength}`);
+    }
+  });
+
+  it('only counts a body read to be refused, with the same limit and length checks', async () => {
+    const kept = await read([bytes(10)], { contentLength: '10', discard: true });
+    assert.equal(kept.err, null);
+    assert.equal(kept.body!.length, 0);
+    assert.equal((await read([bytes(60), bytes(60)], { limit: 100, discard: true })).err?.code, 'FST_ERR_CTP_BODY_TOO_LARGE');
+    assert.equal((await read([bytes(9)], { contentLength: '10', discard: true })).err?.code, 'FST_ERR_CTP_INVALID_CONTENT_LENGTH');
   });
 
   it('answers 413 once the bytes received pass the limit, whatever was declared', async () => {
