@@ -1,0 +1,117 @@
+// Does a second HTTP process help the small model on this machine? The MLP at concurrency 64 is bound by one
+// process's main thread (docs/benchmarks.md), so the way past it is more processes. This measures the simplest
+// form of that which keeps every lifecycle guarantee today: two replicas on one model repository (each with one
+// worker thread, so both together have as many threads as one default server), each under wrk -c32 at the same
+// time, against one default server under wrk -c64. Alternates the two setups PAIRS times, each run on fresh
+// servers, and reports the rps (summed over the replicas) and the cores the whole machine used meanwhile.
+//   node --import tsx bench/replicas.ts        (env: PAIRS=3, SECONDS=8; needs wrk and dist/)
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mintToken } from '../src/http/token.js';
+import { freePort } from '../test/helpers/process.js';
+import { ROOT } from '../test/helpers/repo.js';
+
+const PAIRS = Number(process.env.PAIRS ?? 3);
+const SECONDS = Number(process.env.SECONDS ?? 8);
+const secret = randomBytes(24).toString('base64url');
+const token = mintToken({ secret }, { sub: 'bench', scope: 'predict', expiresInSeconds: 3600 });
+const body = path.join(os.tmpdir(), `ortserve-mlp-${process.pid}.json`);
+fs.writeFileSync(body, JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 7) / 7) }] }));
+
+interface Load {
+  requests: number;
+  seconds: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/v2/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('server did not become ready');
+}
+
+function wrk(url: string, connections: number, seconds: number): Promise<Load> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('timeout', ['-k', '5', String(seconds + 30), 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '-s', path.join(ROOT, 'bench/wrk-infer.lua'), `${url}/v2/models/tabular/infer`, '--', body, token], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', () => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      if (!line) return reject(new Error('wrk printed no result'));
+      const j = JSON.parse(line.slice('BENCH_RESULT '.length)) as { requests: number; duration_us: number; status: number; connect: number; read: number; write: number; timeout: number };
+      resolve({ requests: j.requests, seconds: j.duration_us / 1e6, non2xx: j.status, errors: j.connect + j.read + j.write + j.timeout });
+    });
+  });
+}
+
+/** Busy jiffies of the whole machine (user, nice, system, irq, softirq) from /proc/stat. */
+function busyTicks(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
+}
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+async function measure(replicas: number): Promise<{ rps: number; cores: number; non2xx: number; errors: number }> {
+  const children: ChildProcess[] = [];
+  try {
+    const urls: string[] = [];
+    for (let i = 0; i < replicas; i++) {
+      const port = await freePort();
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), MODEL_REPOSITORY: 'bench/models', JWT_SECRET: secret, RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn', NODE_ENV: 'production' };
+      if (replicas > 1) env.WORKER_THREADS = '1';
+      children.push(spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env, stdio: 'ignore' }));
+      urls.push(`http://127.0.0.1:${port}`);
+    }
+    await Promise.all(urls.map(waitReady));
+    const connections = 64 / replicas;
+    await Promise.all(urls.map((u) => wrk(u, connections, 2))); // warm-up, unmeasured
+    const t0 = busyTicks();
+    const loads = await Promise.all(urls.map((u) => wrk(u, connections, SECONDS)));
+    const cores = (busyTicks() - t0) / TICKS / SECONDS;
+    return {
+      rps: loads.reduce((n, l) => n + l.requests / l.seconds, 0),
+      cores,
+      non2xx: loads.reduce((n, l) => n + l.non2xx, 0),
+      errors: loads.reduce((n, l) => n + l.errors, 0),
+    };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+if (spawnSync('wrk', ['--version']).error) {
+  console.error('wrk is missing: apt-get install -y wrk');
+  process.exit(2);
+}
+if (!fs.existsSync(path.join(ROOT, 'dist/main.js'))) {
+  console.error('dist/ is missing: npm run build');
+  process.exit(2);
+}
+const rps: Record<number, number[]> = { 1: [], 2: [] };
+console.log(`## One server vs two replicas (MLP, JSON, 64 connections in all, ${SECONDS} s per run, ${PAIRS} alternating pairs, ${os.availableParallelism()} cores)\n`);
+console.log('| run | setup | rps | machine cores busy | non-2xx | socket errors |');
+console.log('|---:|---|---:|---:|---:|---:|');
+for (let i = 0; i < PAIRS; i++) {
+  for (const replicas of [1, 2]) {
+    const r = await measure(replicas);
+    rps[replicas]!.push(r.rps);
+    const setup = replicas === 1 ? 'one server (default worker threads), wrk -c64' : 'two replicas (WORKER_THREADS=1 each), wrk -c32 each';
+    console.log(`| ${i + 1} | ${setup} | ${fmt(r.rps)} | ${r.cores.toFixed(2)} | ${r.non2xx} | ${r.errors} |`);
+  }
+}
+console.log(`\nmedian rps: one server ${fmt(median(rps[1]!))}, two replicas ${fmt(median(rps[2]!))} (${(median(rps[2]!) / median(rps[1]!)).toFixed(2)}x)`);
+fs.rmSync(body, { force: true });
