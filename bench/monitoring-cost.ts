@@ -4,33 +4,16 @@
 // noise on this 2-core VM is larger than the effect. Bounded: PAIRS x 2 x (SECONDS + warm-up + start).
 //   node --import tsx bench/monitoring-cost.ts        (env: PAIRS=3, SECONDS=8)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { mintToken } from '../src/http/token.js';
 import { freePort } from '../test/helpers/process.js';
 import { ROOT } from '../test/helpers/repo.js';
+import { benchSecret, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
-const secret = randomBytes(24).toString('base64url');
-const token = mintToken({ secret }, { sub: 'bench', scope: 'predict', expiresInSeconds: 3600 });
-const body = path.join(os.tmpdir(), `ortserve-mlp-${process.pid}.json`);
-fs.writeFileSync(body, JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 7) / 7) }] }));
-
-async function waitReady(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/v2/health/ready`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('server did not become ready');
-}
+const { secret, token } = benchSecret();
+const body = writeMlpBody();
 
 function wrk(url: string, seconds: number): { rps: number; p50Ms: number; p99Ms: number; non2xx: number } {
   const r = spawnSync('timeout', ['-k', '5', String(seconds + 30), 'wrk', '-t1', '-c64', `-d${seconds}s`, '-s', path.join(ROOT, 'bench/wrk-infer.lua'), `${url}/v2/models/tabular/infer`, '--', body, token], { encoding: 'utf8' });
@@ -59,14 +42,7 @@ async function measure(monitoring: boolean): Promise<{ rps: number; p50Ms: numbe
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-if (spawnSync('wrk', ['--version']).error) {
-  console.error('wrk is missing: apt-get install -y wrk');
-  process.exit(2);
-}
-if (!fs.existsSync(path.join(ROOT, 'dist/main.js'))) {
-  console.error('dist/ is missing: npm run build');
-  process.exit(2);
-}
+requireWrkAndDist();
 const on: number[] = [];
 const off: number[] = [];
 console.log(`## Monitoring on vs off (MLP, JSON, concurrency 64, ${SECONDS} s per run, ${PAIRS} alternating pairs)\n`);

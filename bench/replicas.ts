@@ -6,39 +6,23 @@
 // servers, and reports the rps (summed over the replicas) and the cores the whole machine used meanwhile.
 //   node --import tsx bench/replicas.ts        (env: PAIRS=3, SECONDS=8; needs wrk and dist/)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mintToken } from '../src/http/token.js';
 import { freePort } from '../test/helpers/process.js';
 import { ROOT } from '../test/helpers/repo.js';
+import { benchSecret, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
-const secret = randomBytes(24).toString('base64url');
-const token = mintToken({ secret }, { sub: 'bench', scope: 'predict', expiresInSeconds: 3600 });
-const body = path.join(os.tmpdir(), `ortserve-mlp-${process.pid}.json`);
-fs.writeFileSync(body, JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: Array.from({ length: 30 }, (_, i) => (i % 7) / 7) }] }));
+const { secret, token } = benchSecret();
+const body = writeMlpBody();
 
 interface Load {
   requests: number;
   seconds: number;
   non2xx: number;
   errors: number;
-}
-
-async function waitReady(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/v2/health/ready`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('server did not become ready');
 }
 
 function wrk(url: string, connections: number, seconds: number): Promise<Load> {
@@ -93,14 +77,7 @@ async function measure(replicas: number): Promise<{ rps: number; cores: number; 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-if (spawnSync('wrk', ['--version']).error) {
-  console.error('wrk is missing: apt-get install -y wrk');
-  process.exit(2);
-}
-if (!fs.existsSync(path.join(ROOT, 'dist/main.js'))) {
-  console.error('dist/ is missing: npm run build');
-  process.exit(2);
-}
+requireWrkAndDist();
 const rps: Record<number, number[]> = { 1: [], 2: [] };
 console.log(`## One server vs two replicas (MLP, JSON, 64 connections in all, ${SECONDS} s per run, ${PAIRS} alternating pairs, ${os.availableParallelism()} cores)\n`);
 console.log('| run | setup | rps | machine cores busy | non-2xx | socket errors |');
