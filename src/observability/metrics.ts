@@ -12,8 +12,6 @@ const ERROR_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 100];
 /** prom-client's default gauges whose names end in _total, which promtool rejects (a _total name is for counters). */
 const DROPPED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-export type RequestOutcome = 'success' | 'error' | 'rejected';
-
 /** What the runtime reports at scrape time (the metrics module does not import the runtime). */
 export interface RuntimeGauges {
   workers(): number;

@@ -119,8 +119,9 @@ for (const dir of KUSTOMIZATIONS) {
       const [, liveness] = probes[2]!;
       s!.app.ortserve.beginShutdown();
       const ready = await fetch(probeUrl(readiness, 'readinessProbe'));
-      await ready.arrayBuffer();
       assert.equal(ready.status, 503);
+      assert.deepEqual(await ready.json(), { error: 'server is shutting down' });
+      assert.equal(ready.headers.get('retry-after'), '1', 'the one error handler answers it, as every 503');
       const live = await fetch(probeUrl(liveness, 'livenessProbe'));
       await live.arrayBuffer();
       assert.equal(live.status, 200, 'a draining replica is not restarted');

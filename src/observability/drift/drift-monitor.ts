@@ -10,7 +10,6 @@ import type { DriftReport, FeatureDrift, PredictionDrift } from '../report-types
 import type { DriftTensor, DriftTensorSpec, GaugeLike } from './types.js';
 
 export type { Baseline } from './baseline.js';
-export { EMPTY_BIN_PROPORTION } from './bins.js';
 export type { DriftTensor, DriftTensorSpec, GaugeLike } from './types.js';
 export type { DriftReport, FeatureDrift, PredictionDrift } from '../report-types.js';
 
