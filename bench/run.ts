@@ -823,39 +823,39 @@ async function main(): Promise<number> {
     }
     const rounds: LoadRun[][] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-    if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}`);
-    const roundRuns: LoadRun[] = [];
-    rounds.push(roundRuns);
-    for (const plan of plans) {
-      let server: Server;
-      try {
-        server = await startServer(plan.kind);
-      } catch (err) {
-        notes.push(`${plan.kind} did not start: ${(err as Error).message.split('\n')[0]}`);
-        log((err as Error).message);
-        if (plan.kind.startsWith('ortserve')) exitCode = 1;
-        continue;
-      }
-      if (ROUNDS > 1) server.round = round;
-      servers.push(server);
-      try {
-        for (const [m, b, c] of plan.loads) {
-          try {
-            roundRuns.push(await loadRun(server, m, body(m, b), c, token));
-          } catch (err) {
-            const run: LoadRun = { server: plan.kind, serverLabel: server.label, model: m, body: b, concurrency: c, skipped: (err as Error).message };
-            roundRuns.push(run);
-            log(`${server.label} ${m.name} ${b} c=${c}: ${run.skipped}`);
-          }
+      if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}`);
+      const roundRuns: LoadRun[] = [];
+      rounds.push(roundRuns);
+      for (const plan of plans) {
+        let server: Server;
+        try {
+          server = await startServer(plan.kind);
+        } catch (err) {
+          notes.push(`${plan.kind} did not start: ${(err as Error).message.split('\n')[0]}`);
+          log((err as Error).message);
+          if (plan.kind.startsWith('ortserve')) exitCode = 1;
+          continue;
         }
-        if (alive(server)) (server as Server & { mem?: { rss: number; hwm: number } }).mem = memoryKb(server.pid);
-        else if (plan.kind.startsWith('ortserve')) exitCode = 1;
-      } finally {
-        const wasAlive = alive(server);
-        await stop(server.child);
-        if (wasAlive) server.exit = undefined; // stopped by us: not a crash
+        if (ROUNDS > 1) server.round = round;
+        servers.push(server);
+        try {
+          for (const [m, b, c] of plan.loads) {
+            try {
+              roundRuns.push(await loadRun(server, m, body(m, b), c, token));
+            } catch (err) {
+              const run: LoadRun = { server: plan.kind, serverLabel: server.label, model: m, body: b, concurrency: c, skipped: (err as Error).message };
+              roundRuns.push(run);
+              log(`${server.label} ${m.name} ${b} c=${c}: ${run.skipped}`);
+            }
+          }
+          if (alive(server)) (server as Server & { mem?: { rss: number; hwm: number } }).mem = memoryKb(server.pid);
+          else if (plan.kind.startsWith('ortserve')) exitCode = 1;
+        } finally {
+          const wasAlive = alive(server);
+          await stop(server.child);
+          if (wasAlive) server.exit = undefined; // stopped by us: not a crash
+        }
       }
-    }
     }
     runs = medianRuns(rounds);
   } finally {

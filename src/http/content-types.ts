@@ -13,15 +13,15 @@ import { alignmentPad, readBody } from './body-reader.js';
 export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
 
 /**
- * A binary-extension body: the parsed JSON header and the whole body (tensor bytes start at `start`). `ownBuffer`:
- * the body's ArrayBuffer is this request's alone (read by body-reader.ts), so tensors may be views of it.
+ * A binary-extension body: the parsed JSON header and the whole body (tensor bytes start at `start`). Invariant:
+ * `bytes` is a view of an ArrayBuffer that only this request uses (read by body-reader.ts, never Node's shared
+ * pool), so its tensors may be read as views of it.
  */
 export class BinaryBody {
   constructor(
     readonly header: unknown,
     readonly bytes: Buffer,
     readonly start: number,
-    readonly ownBuffer = false,
   ) {}
 }
 
@@ -46,10 +46,8 @@ function headerLength(req: FastifyRequest): number | undefined {
   return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
-/** Parses a binary-extension body; throws a 400 for a bad header length or header JSON. */
-export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonParser, ownBuffer = false): BinaryBody {
-  const headerBytes = headerLength(req);
-  if (headerBytes === undefined) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length must be the JSON header's length in bytes, got ${JSON.stringify(String(req.headers[INFERENCE_HEADER_LENGTH]).slice(0, 40))}`);
+/** Parses a binary-extension body whose JSON header is `headerBytes` long; throws a 400 for a header that does not fit or is not JSON. */
+function parseBinaryBody(req: FastifyRequest, body: Buffer, headerBytes: number, json: JsonParser): BinaryBody {
   if (headerBytes > body.length) throw new ERR_BAD_REQUEST(`Inference-Header-Content-Length is ${headerBytes} but the body has only ${body.length} bytes`);
   let header: unknown;
   let failed = false;
@@ -59,7 +57,7 @@ export function parseBinaryBody(req: FastifyRequest, body: Buffer, json: JsonPar
     header = value;
   });
   if (failed) throw new ERR_BAD_REQUEST(`the JSON header (the first ${headerBytes} bytes of the body, per Inference-Header-Content-Length) is not valid JSON`);
-  return new BinaryBody(header, body, headerBytes, ownBuffer);
+  return new BinaryBody(header, body, headerBytes);
 }
 
 export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOptions): void {
@@ -96,26 +94,27 @@ export function registerContentTypes(app: FastifyInstance, opts: ContentTypeOpti
   };
   // Every body of these routes is read by body-reader.ts into a buffer of its own: a binary-extension body at the
   // offset that aligns its tensor bytes, so they are read as views of it (one copy in all: socket -> body).
-  type Parsed = (body: Buffer) => void;
-  // With `pad`, the body gets an ArrayBuffer of its own, `pad` bytes in; without, any buffer will do (JSON, or a
-  // body answered with an error).
-  const read = (req: FastifyRequest, payload: Readable, done: Done, then: Parsed, pad?: number) => {
-    const o = { limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'], pad: pad ?? 0, ownBuffer: pad !== undefined };
-    readBody(payload, o, (err, body) => (err ? done(err) : then(body!)));
-  };
+  const bodyOptions = (req: FastifyRequest) => ({ limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'] });
+  /** With `pad`, the body gets an ArrayBuffer of its own, `pad` bytes in; without, any buffer will do (JSON). */
+  const read = (req: FastifyRequest, payload: Readable, done: Done, then: (body: Buffer) => void, pad?: number) =>
+    readBody(payload, { ...bodyOptions(req), pad: pad ?? 0, ownBuffer: pad !== undefined }, (err, body) => (err ? done(err) : then(body!)));
   /** Reads a body only to refuse it (bytes counted, not kept): a 413 or a bad length still wins over `refusal`. */
-  const refuse = (req: FastifyRequest, payload: Readable, done: Done, refusal: Error) => {
-    const o = { limit: req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit, contentLength: req.headers['content-length'], pad: 0, ownBuffer: false, discard: true };
-    readBody(payload, o, (err) => done(err ?? refusal));
-  };
-  const binary = (req: FastifyRequest, payload: Readable, done: Done) =>
+  const refuse = (req: FastifyRequest, payload: Readable, done: Done, refusal: Error) =>
+    readBody(payload, { ...bodyOptions(req), pad: 0, ownBuffer: false, discard: true }, (err) => done(err ?? refusal));
+  const binary = (req: FastifyRequest, payload: Readable, done: Done) => {
+    const headerBytes = headerLength(req);
+    if (headerBytes === undefined) {
+      const raw = String(req.headers[INFERENCE_HEADER_LENGTH]).slice(0, 40);
+      return refuse(req, payload, done, new ERR_BAD_REQUEST(`Inference-Header-Content-Length must be the JSON header's length in bytes, got ${JSON.stringify(raw)}`));
+    }
     read(req, payload, done, (body) => {
       try {
-        done(null, parseBinaryBody(req, body, json, true));
+        done(null, parseBinaryBody(req, body, headerBytes, json));
       } catch (err) {
         done(err as Error);
       }
-    }, alignmentPad(headerLength(req) ?? 0));
+    }, alignmentPad(headerBytes));
+  };
   const isBinary = (req: FastifyRequest) => req.headers[INFERENCE_HEADER_LENGTH] !== undefined;
   // JSON is read as bytes: the scanner reads them, and a JSON-typed binary body is not mangled by UTF-8 decoding.
   app.addContentTypeParser('application/json', (req, payload, done) => {

@@ -81,7 +81,6 @@ export class ModelVersion {
         maxQueueSize: config.max_queue_size ?? defaults.maxQueueSize,
         // Two runs per worker thread by default: one computing, the next already in the worker's message queue,
         // so a worker does not sit idle while the main thread (busy with HTTP) turns the last result around.
-        // docs/benchmarks.md: the CNN's process went from 1.71 to 1.91 cores busy at c=64.
         maxInFlight: config.instance_count ?? pool.size * RUNS_PER_WORKER,
         queueFull: (waiting) => new ERR_QUEUE_FULL(model, label, waiting),
         deadlineExceeded: (waitedMs) => new ERR_DEADLINE_EXCEEDED(waitedMs),

@@ -30,7 +30,7 @@ export async function inferRoutes(app: FastifyInstance, opts: InferOptions): Pro
     const body = req.body;
     const decoded =
       body instanceof BinaryBody
-        ? decodeInferRequest(v.signature!, body.header, limits, timeoutHeader, { bytes: body.bytes, start: body.start, ownBuffer: body.ownBuffer })
+        ? decodeInferRequest(v.signature!, body.header, limits, timeoutHeader, { bytes: body.bytes, start: body.start, ownBuffer: true }) // a BinaryBody's bytes are the request's own
         : decodeInferRequest(v.signature!, body, limits, timeoutHeader);
     const id = decoded.id ?? req.id;
     const result = await manager.serve(route, decoded.inputs, decoded.rows, decoded.timeoutMs, id);
