@@ -38,10 +38,10 @@ export interface LimitRow {
 
 export interface LimitResult {
   rows: LimitRow[];
-  /** Best rows/s per model over every layout and batch size, with where it was reached. */
-  best: Record<BenchModel['name'], LimitRow>;
-  /** Best rows/s per model for each layout. */
-  bestByLayout: Record<BenchModel['name'], Record<string, LimitRow>>;
+  /** Best rows/s per measured model over every layout and batch size, with where it was reached. */
+  best: Partial<Record<BenchModel['name'], LimitRow>>;
+  /** Best rows/s per measured model for each layout. */
+  bestByLayout: Partial<Record<BenchModel['name'], Record<string, LimitRow>>>;
   secondsPerPoint: number;
 }
 
@@ -98,10 +98,17 @@ class LimitWorker {
   }
 }
 
-export async function measureOrtLimit(opts: { secondsPerPoint: number; quietWaitSeconds?: number; log?: (line: string) => void }): Promise<LimitResult> {
+export async function measureOrtLimit(opts: {
+  secondsPerPoint: number;
+  quietWaitSeconds?: number;
+  log?: (line: string) => void;
+  /** Only these bench models (default: all). */
+  models?: readonly BenchModel['name'][];
+}): Promise<LimitResult> {
   const log = opts.log ?? (() => {});
   const rows: LimitRow[] = [];
-  for (const m of MODELS) {
+  const models = MODELS.filter((m) => opts.models === undefined || opts.models.includes(m.name));
+  for (const m of models) {
     for (const layout of LAYOUTS) {
       const workers: LimitWorker[] = [];
       try {
@@ -146,12 +153,12 @@ export async function measureOrtLimit(opts: { secondsPerPoint: number; quietWait
   }
   const best = {} as LimitResult['best'];
   const bestByLayout = {} as LimitResult['bestByLayout'];
-  for (const m of MODELS) {
+  for (const m of models) {
     const mine = rows.filter((r) => r.model === m.name);
     best[m.name] = mine.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
-    bestByLayout[m.name] = {};
+    const byLayout: Record<string, LimitRow> = (bestByLayout[m.name] = {});
     for (const layout of LAYOUTS) {
-      bestByLayout[m.name][layout.name] = mine.filter((r) => r.layout === layout.name).reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+      byLayout[layout.name] = mine.filter((r) => r.layout === layout.name).reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
     }
   }
   return { rows, best, bestByLayout, secondsPerPoint: opts.secondsPerPoint };
