@@ -29,7 +29,6 @@ files in onnxruntime-node (`node` from the repository root) and checks the outpu
 onnxruntime's output matches torch's to 1e-4. It exits non-zero if anything fails.
 """
 
-import inspect
 import json
 import os
 import subprocess
@@ -42,9 +41,10 @@ import torch
 from onnx import shape_inference
 from torch import nn
 
+from onnx_export import export  # noqa: E402  (sibling module: scripts/ is sys.path[0])
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "models")
-OPSET = 17
 SEED = 0
 
 
@@ -90,24 +90,6 @@ class ResNetLike(nn.Module):
     def forward(self, x):
         x = self.pool(self.stages(self.stem(x)))
         return self.fc(torch.flatten(x, 1))
-
-
-def export(model, example, path, input_name, output_name):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    kwargs = dict(
-        input_names=[input_name],
-        output_names=[output_name],
-        dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
-        opset_version=OPSET,
-        do_constant_folding=True,
-        export_params=True,
-    )
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # newer torch: force the classic exporter
-    model.eval()
-    with torch.no_grad():
-        torch.onnx.export(model, (example,), path, **kwargs)
-    onnx.checker.check_model(onnx.load(path), full_check=True)
 
 
 def flops_per_row(path):

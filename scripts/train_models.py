@@ -68,7 +68,6 @@ as fed to the model (float32 widened to float64).
 """
 
 import hashlib
-import inspect
 import json
 import os
 import random
@@ -77,7 +76,6 @@ import sys
 import tempfile
 
 import numpy as np
-import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -85,9 +83,10 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from onnx_export import export  # noqa: E402  (sibling module: scripts/ is sys.path[0])
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "models")
-OPSET = 17
 SEED = 0
 
 
@@ -189,23 +188,6 @@ def predict(model, X):
 
 
 # --------------------------------------------------------------------------- export & files
-
-
-def export(model, example, path, input_name, output_name):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    kwargs = dict(
-        input_names=[input_name],
-        output_names=[output_name],
-        dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
-        opset_version=OPSET,
-        do_constant_folding=True,
-        export_params=True,
-    )
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # newer torch: force the classic exporter
-    model.eval()
-    torch.onnx.export(model, (example,), path, **kwargs)
-    onnx.checker.check_model(onnx.load(path), full_check=True)
 
 
 def write_json(path, obj):
