@@ -44,6 +44,8 @@ export const ERR_DEADLINE_EXCEEDED = defineError('ERR_DEADLINE_EXCEEDED', 504, (
 export const ERR_INFERENCE_FAILED = defineError('ERR_INFERENCE_FAILED', 500, (model: string, version: string, reason: string) =>
   `inference failed for version '${version}' of model '${model}': ${reason}`);
 export const ERR_SHUTTING_DOWN = defineError('ERR_SHUTTING_DOWN', 503, () => 'server is shutting down');
+/** Readiness before the models that should load have finished loading. */
+export const ERR_NOT_READY = defineError('ERR_NOT_READY', 503, () => 'models are still loading');
 export const ERR_RATE_LIMITED = defineError('ERR_RATE_LIMITED', 429, (after: string) => `rate limit exceeded, retry in ${after}`);
 export const ERR_BODY_TOO_LARGE = defineError('ERR_BODY_TOO_LARGE', 413, (limitBytes: number) => `request body is larger than ${limitBytes} bytes`);
 export const ERR_UNSUPPORTED_MEDIA_TYPE = defineError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, (type: string) =>

@@ -1,12 +1,14 @@
 // Error answers of the protocol routes over a real port: each status with a body that is exactly
 // {"error": "..."} naming what is wrong. 400 bad bodies and tensors, 404 unknown model/version/route,
-// 415 non-JSON bodies, 413 beyond MAX_BODY_BYTES, 503 models that failed to load, 500 a failing run.
+// 415 non-JSON bodies, 413 beyond MAX_BODY_BYTES, 503 models that failed to load and readiness while they load,
+// 500 a failing run.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FIXTURE_MODELS, auth, startServer, type Started } from '../helpers/server.js';
+import { buildServer } from '../../src/http/server.js';
+import { BUNDLED_MODELS, FIXTURE_MODELS, auth, startServer, testConfig, type Started } from '../helpers/server.js';
 
 interface Answer {
   status: number;
@@ -244,5 +246,28 @@ describe('503 for models that failed to load', () => {
     const res = await post(s, '/v2/models/good/infer', body);
     assert.equal(res.status, 200, res.text);
     assert.deepEqual((res.body.outputs as { data: number[] }[])[0]!.data, [2, 4, 6]);
+  });
+});
+
+describe('503 from readiness while the models load', () => {
+  it('answers GET /v2/health/ready with 503, the error body and Retry-After until the initial load is done, then 200', async () => {
+    const app = await buildServer(testConfig({ MODEL_REPOSITORY: BUNDLED_MODELS }));
+    try {
+      let loadDone = false;
+      const loaded = app.ortserve.loaded.then(() => {
+        loadDone = true;
+      });
+      const early = await app.inject({ method: 'GET', url: '/v2/health/ready' });
+      // Loading three versions into two worker threads takes hundreds of ms; the probe answers in a few.
+      assert.equal(loadDone, false, 'the probe was answered before the load finished');
+      assert.equal(early.statusCode, 503, early.body);
+      assert.deepEqual(early.json(), { error: 'models are still loading' });
+      assert.equal(early.headers['retry-after'], '1', 'the one error handler answers it, as every 503');
+      await loaded;
+      const ready = await app.inject({ method: 'GET', url: '/v2/health/ready' });
+      assert.equal(ready.statusCode, 200, ready.body);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Liveness and readiness (no token): live while the process runs; ready once every model that should load has
 // finished loading (failed versions do not hold it back) and until shutdown begins.
 import type { FastifyInstance } from 'fastify';
-import { ERR_SHUTTING_DOWN } from '../../errors.js';
+import { ERR_NOT_READY, ERR_SHUTTING_DOWN } from '../../errors.js';
 import type { ModelManager } from '../../lifecycle/model-manager.js';
 
 export interface HealthOptions {
@@ -12,10 +12,10 @@ export interface HealthOptions {
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): Promise<void> {
   const config = { auth: 'public' as const, rateLimit: false as const };
   app.get('/v2/health/live', { config }, async () => ({ live: true }));
-  app.get('/v2/health/ready', { config }, async (_req, reply) => {
+  app.get('/v2/health/ready', { config }, async () => {
     // Through the one error handler: 503, the {error} body, Retry-After.
     if (opts.isShuttingDown()) throw new ERR_SHUTTING_DOWN();
-    if (!opts.manager.isReady()) return reply.code(503).send({ error: 'models are still loading' });
+    if (!opts.manager.isReady()) throw new ERR_NOT_READY();
     return { ready: true };
   });
 }
