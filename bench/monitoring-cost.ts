@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../test/helpers/process.js';
 import { ROOT } from '../test/helpers/repo.js';
-import { benchSecret, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
+import { benchSecret, median, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
+import { parseWrkResult } from './wrk-result.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
@@ -17,9 +18,8 @@ const body = writeMlpBody();
 
 function wrk(url: string, seconds: number): { rps: number; p50Ms: number; p99Ms: number; non2xx: number } {
   const r = spawnSync('timeout', ['-k', '5', String(seconds + 30), 'wrk', '-t1', '-c64', `-d${seconds}s`, '-s', path.join(ROOT, 'bench/wrk-infer.lua'), `${url}/v2/models/tabular/infer`, '--', body, token], { encoding: 'utf8' });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  if (!line) throw new Error(`wrk failed: ${r.stderr.slice(-300)}`);
-  const j = JSON.parse(line.slice('BENCH_RESULT '.length)) as { requests: number; duration_us: number; p50_us: number; p99_us: number; status: number };
+  const j = parseWrkResult(r.stdout);
+  if (!j) throw new Error(`wrk failed: ${r.stderr.slice(-300)}`);
   return { rps: j.requests / (j.duration_us / 1e6), p50Ms: j.p50_us / 1000, p99Ms: j.p99_us / 1000, non2xx: j.status };
 }
 
@@ -39,8 +39,6 @@ async function measure(monitoring: boolean): Promise<{ rps: number; p50Ms: numbe
     child.kill('SIGKILL');
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 requireWrkAndDist();
 const on: number[] = [];

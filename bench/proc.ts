@@ -33,11 +33,11 @@ export function reapedChildTicks(): number {
 
 /**
  * The whole machine from /proc/stat: `busy` counts process time only (user, nice, system), not irq/softirq (where
- * the kernel accounts much of loopback TCP) nor steal; `total` is every field up to steal.
+ * the kernel accounts much of loopback TCP) nor steal; `interrupts` is irq+softirq; `total` is every field up to steal.
  */
-export function machineTicks(): { busy: number; total: number } {
+export function machineTicks(): { busy: number; interrupts: number; total: number } {
   const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (cpu[0] ?? 0) + (cpu[1] ?? 0) + (cpu[2] ?? 0), total: cpu.slice(0, 8).reduce((a, b) => a + b, 0) };
+  return { busy: (cpu[0] ?? 0) + (cpu[1] ?? 0) + (cpu[2] ?? 0), interrupts: (cpu[5] ?? 0) + (cpu[6] ?? 0), total: cpu.slice(0, 8).reduce((a, b) => a + b, 0) };
 }
 
 /** Cores' worth of process time the machine spent between two machineTicks() samples. */

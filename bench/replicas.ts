@@ -5,13 +5,15 @@
 // time, against one default server under wrk -c64. Alternates the two setups PAIRS times, each run on fresh
 // servers, and reports the rps (summed over the replicas) and the cores the whole machine used meanwhile.
 //   node --import tsx bench/replicas.ts        (env: PAIRS=3, SECONDS=8; needs wrk and dist/)
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/helpers/process.js';
 import { ROOT } from '../test/helpers/repo.js';
-import { benchSecret, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
+import { benchSecret, median, requireWrkAndDist, waitReady, writeMlpBody } from './mlp-load.js';
+import { CLK_TCK, machineTicks } from './proc.js';
+import { parseWrkResult, socketErrors } from './wrk-result.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
@@ -31,20 +33,18 @@ function wrk(url: string, connections: number, seconds: number): Promise<Load> {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', () => {
-      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-      if (!line) return reject(new Error('wrk printed no result'));
-      const j = JSON.parse(line.slice('BENCH_RESULT '.length)) as { requests: number; duration_us: number; status: number; connect: number; read: number; write: number; timeout: number };
-      resolve({ requests: j.requests, seconds: j.duration_us / 1e6, non2xx: j.status, errors: j.connect + j.read + j.write + j.timeout });
+      const j = parseWrkResult(out);
+      if (!j) return reject(new Error('wrk printed no result'));
+      resolve({ requests: j.requests, seconds: j.duration_us / 1e6, non2xx: j.status, errors: socketErrors(j) });
     });
   });
 }
 
-/** Busy jiffies of the whole machine (user, nice, system, irq, softirq) from /proc/stat. */
+/** Busy ticks of the whole machine: process time and the kernel's interrupt work (loopback TCP) alike. */
 function busyTicks(): number {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
+  const m = machineTicks();
+  return m.busy + m.interrupts;
 }
-const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 async function measure(replicas: number): Promise<{ rps: number; cores: number; non2xx: number; errors: number }> {
   const children: ChildProcess[] = [];
@@ -62,7 +62,7 @@ async function measure(replicas: number): Promise<{ rps: number; cores: number; 
     await Promise.all(urls.map((u) => wrk(u, connections, 2))); // warm-up, unmeasured
     const t0 = busyTicks();
     const loads = await Promise.all(urls.map((u) => wrk(u, connections, SECONDS)));
-    const cores = (busyTicks() - t0) / TICKS / SECONDS;
+    const cores = (busyTicks() - t0) / CLK_TCK / SECONDS;
     return {
       rps: loads.reduce((n, l) => n + l.requests / l.seconds, 0),
       cores,
@@ -74,7 +74,6 @@ async function measure(replicas: number): Promise<{ rps: number; cores: number; 
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 requireWrkAndDist();

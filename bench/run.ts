@@ -21,6 +21,7 @@ import { mintToken } from '../src/http/token.js';
 import { MODEL_REPOSITORY, MODELS, ROOT, binaryBody, jsonBody, modelPath, type BenchModel } from './models.js';
 import { limitTable, measureOrtLimit, ortVersion, type LimitResult, type LimitRow } from './ort-limit.js';
 import { CLK_TCK, cpuTicks, machineCores, machineTicks, reapedChildTicks, waitForQuiet } from './proc.js';
+import { parseWrkResult, socketErrors, type WrkResult } from './wrk-result.js';
 
 // ------------------------------------------------------------------------------------------------ settings
 
@@ -325,22 +326,6 @@ async function stats(server: Server, m: BenchModel, token: string): Promise<Stat
 
 // ------------------------------------------------------------------------------------------------ wrk
 
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  bytes: number;
-  connect: number;
-  read: number;
-  write: number;
-  timeout: number;
-  status: number;
-  mean_us: number;
-  p50_us: number;
-  p90_us: number;
-  p99_us: number;
-  max_us: number;
-}
-
 async function wrk(url: string, body: Body, concurrency: number, seconds: number, token: string): Promise<WrkResult> {
   const args = ['-k', '5', String(seconds + 30), WRK!, '-t1', `-c${concurrency}`, `-d${seconds}s`, '--timeout', '10s', '-s', LUA, url, '--', body.file, token];
   if (body.kind === 'binary') args.push(String(body.headerLength));
@@ -350,9 +335,9 @@ async function wrk(url: string, body: Body, concurrency: number, seconds: number
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const [code] = (await once(child, 'exit')) as [number | null];
-  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  if (!line) throw new Error(`wrk gave no result (exit ${code}): ${out.trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(line.slice('BENCH_RESULT '.length)) as WrkResult;
+  const result = parseWrkResult(out);
+  if (!result) throw new Error(`wrk gave no result (exit ${code}): ${out.trim().split('\n').slice(-3).join(' | ')}`);
+  return result;
 }
 
 // ------------------------------------------------------------------------------------------------ one load run
@@ -436,7 +421,7 @@ async function loadRun(server: Server, m: BenchModel, body: Body, concurrency: n
   const wall = (c1.at - c0.at) / 1000;
   run.wrk = r;
   run.rps = r.requests / secs;
-  run.errors = r.connect + r.read + r.write + r.timeout;
+  run.errors = socketErrors(r);
   const perReq = (t: number) => (r.requests > 0 ? (t / CLK_TCK / r.requests) * 1e6 : NaN);
   run.mainUsPerReq = perReq(c1.main - c0.main);
   run.processUsPerReq = perReq(c1.process - c0.process);

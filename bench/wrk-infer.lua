@@ -3,7 +3,7 @@
 -- With HEADER_LENGTH the body is a V2 binary-tensor body (JSON header of that many bytes, then raw tensor bytes):
 -- sent as application/octet-stream with Inference-Header-Content-Length. Without it, the body is V2 JSON.
 -- No request()/response() callbacks: wrk sends one pre-formatted request, so the load generator stays cheap.
--- done() prints one line, "BENCH_RESULT {json}", that run.ts parses (latencies in microseconds).
+-- done() prints one line, "BENCH_RESULT {json}", that bench/wrk-result.ts parses (latencies in microseconds).
 
 function init(args)
   local path, token, header_length = args[1], args[2], args[3]
